@@ -1,0 +1,32 @@
+# Set-up and test commands (see README). A bare `torch` requirement would make pip
+# fetch a multi-GB CUDA build, so the CPU build is installed first, pinned.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.skdgating-installed
+# One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
+THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+.PHONY: install test demo bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(THREADS) $(PY) -m pytest -q -p no:cacheprovider tests
+
+demo: install
+	$(THREADS) $(PY) -m skdgating demo
+
+bench: install
+	$(PY) -m pip install -q -e ".[benchmarks]"
+	$(THREADS) $(PY) benchmarks/bench_linear.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,26 @@
+"""skdgating: D-Gating feature selection for scikit-learn.
+
+D-Gating (Kolb, Frost, Bischl, Ruegamer, NeurIPS 2025) writes each group of weights
+as one vector times D-1 scalar gates and adds plain L2 weight decay on the factors;
+at balance this is the structured penalty alpha * sum_j c_j ||w_j||^(2/D), so whole
+groups of features leave the model during ordinary gradient-based training.
+"""
+
+from .gating import DGate, collapse_, dgating_penalty, gate, rebalance_
+from .groups import Groups, make_groups
+from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DGate",
+    "DGatingGroupLasso",
+    "DGatingLogisticGroupLasso",
+    "Groups",
+    "alpha_max",
+    "collapse_",
+    "dgating_penalty",
+    "gate",
+    "make_groups",
+    "rebalance_",
+]
