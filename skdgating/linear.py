@@ -130,7 +130,8 @@ class _DGatingLinearModel(BaseEstimator):
         x_mean = np.zeros(X.shape[1])
         if self.fit_intercept and not datafit_factory.fits_intercept_in_solver:
             x_mean = s @ X
-            X = X - x_mean
+            # one pass, column-major: the solver slices working-set columns out of it
+            X = np.subtract(X, x_mean, out=np.empty(X.shape, order="F"))
         return groups, datafit_factory(X, s), x_mean
 
     def _fit(self, X, y, sample_weight, datafit_factory):
