@@ -9,16 +9,21 @@ groups of features leave the model during ordinary gradient-based training.
 from .gating import DGate, collapse_, dgating_penalty, gate, rebalance_
 from .groups import Groups, make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV, DGatingPath, dgating_path
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DGate",
     "DGatingGroupLasso",
+    "DGatingGroupLassoCV",
     "DGatingLogisticGroupLasso",
+    "DGatingLogisticGroupLassoCV",
+    "DGatingPath",
     "Groups",
     "alpha_max",
     "collapse_",
+    "dgating_path",
     "dgating_penalty",
     "gate",
     "make_groups",

@@ -134,17 +134,39 @@ class _DGatingLinearModel(BaseEstimator):
             X = np.subtract(X, x_mean, out=np.empty(X.shape, order="F"))
         return groups, datafit_factory(X, s), x_mean
 
-    def _fit(self, X, y, sample_weight, datafit_factory):
-        groups, datafit, x_mean = self._prepare(X, sample_weight, datafit_factory)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Targets (regression) or class labels of any type (classification).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, factory = self._validate_fit(X, y)
+        problem = self._prepare(X, sample_weight, factory)
         coef_init = intercept_init = None
-        if self.warm_start and hasattr(self, "coef_") and self._warm_compatible(datafit):
-            coef_init = np.reshape(self.coef_, (datafit.n_outputs, -1))
-            intercept_init = np.reshape(self.intercept_, -1) if datafit.fits_intercept_in_solver else None
+        if self.warm_start and hasattr(self, "coef_") and self._warm_compatible(problem[1]):
+            coef_init = np.reshape(self.coef_, (problem[1].n_outputs, -1))
+            intercept_init = np.reshape(self.intercept_, -1)
+        self._solve_and_store(problem, coef_init, intercept_init)
+        return self
+
+    def _solve_and_store(self, problem, coef_init=None, intercept_init=None):
+        """Solve on a prepared problem (shared along a path) and set the fitted attributes."""
+        groups, datafit, x_mean = problem
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         W, b, n_iter, info = _solvers.solve(
             datafit, groups, float(self.alpha), check_D(self.D), coef_init=coef_init,
-            intercept_init=intercept_init, fit_intercept=self.fit_intercept, tol=self.tol,
-            max_iter=self.max_iter, seed=seed, verbose=self.verbose)
+            intercept_init=intercept_init if datafit.fits_intercept_in_solver else None,
+            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter, seed=seed,
+            verbose=self.verbose)
         if not datafit.fits_intercept_in_solver:
             b = np.array([datafit.y_mean - x_mean @ W[0]]) if self.fit_intercept else np.zeros(1)
         self.groups_ = [idx.copy() for idx in groups.indices]
@@ -153,12 +175,11 @@ class _DGatingLinearModel(BaseEstimator):
         self.selected_features_ = np.flatnonzero(self.support_)
         self.feature_importances_ = np.sqrt((W**2).sum(axis=0))
         self.n_iter_ = int(n_iter)
-        self._groups = groups
-        if groups.penalized.any() and not self.support_[np.isin(groups.feature_group, np.flatnonzero(groups.penalized))].any():
+        self._store(W, b)
+        if groups.penalized.any() and not np.any(self.group_norms_[groups.penalized] > 0):
             warnings.warn(
                 f"alpha={self.alpha:g} removes every penalized group; predictions use the "
                 "intercept (and unpenalized groups) only. Decrease alpha.", UserWarning)
-        return W, b
 
     def _warm_compatible(self, datafit):
         return np.size(self.coef_) == datafit.n_outputs * datafit.X.shape[1]
@@ -222,26 +243,13 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
     array([2, 3, 8])
     """
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
+    def _validate_fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        y = _numeric_target(y)
-        W, b = self._fit(X, y, sample_weight, _LeastSquaresFactory(y, self.fit_intercept))
+        return X, _LeastSquaresFactory(_numeric_target(y), self.fit_intercept)
+
+    def _store(self, W, b):
         self.coef_ = W[0]
         self.intercept_ = float(b[0])
-        return self
 
     def predict(self, X):
         """Predict targets, shape (n_samples,)."""
@@ -286,21 +294,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
         Exactly zero columns for dropped groups.
     intercept_ : ndarray of shape (1,) or (n_classes,)""" + _ATTRS_DOC
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels of any type (strings, integers, ...).
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
+    def _validate_fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -309,11 +303,11 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
                 f"The target has only one class ({encoder.classes_[0]!r}); a classifier needs "
                 "samples of at least 2 classes.")
         self.classes_ = encoder.classes_
-        y_enc = encoder.transform(y)
-        W, b = self._fit(X, y, sample_weight, _LogisticFactory(y_enc, len(self.classes_)))
+        return X, _LogisticFactory(encoder.transform(y), len(self.classes_))
+
+    def _store(self, W, b):
         self.coef_ = W
         self.intercept_ = b
-        return self
 
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise."""

@@ -1,0 +1,403 @@
+r"""Regularization paths and cross-validated D-gated linear models.
+
+:func:`dgating_path` fits one estimator along a grid of ``alpha`` with warm starts
+and returns a :class:`DGatingPath`; :class:`DGatingGroupLassoCV` and
+:class:`DGatingLogisticGroupLassoCV` choose ``alpha`` by K-fold cross-validation
+over such paths and refit at the chosen value.
+
+Direction of a path
+-------------------
+``D=2`` (convex group lasso) runs from :func:`~skdgating.alpha_max`, where every
+group is zero, down to smaller alphas, each fit warm-started from the previous,
+sparser one (as glmnet and scikit-learn's ``lasso_path`` do). For ``D>=3`` a zero
+group is a local minimum at every alpha (the penalty :math:`\|w_j\|^{2/D}` has
+infinite slope at 0), so a group that died can never come back: a path from sparse
+to dense would stay empty. These paths therefore run from *dense to sparse*, from
+the smallest alpha up, and groups leave one by one.
+"""
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import check_D, check_scalar
+from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+
+__all__ = ["DGatingPath", "dgating_path", "DGatingGroupLassoCV", "DGatingLogisticGroupLassoCV"]
+
+
+@dataclass
+class DGatingPath:
+    """Result of :func:`dgating_path`, ordered by decreasing ``alpha``.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+        Decreasing penalty strengths.
+    n_selected : ndarray of int, shape (n_alphas,)
+        Number of selected features at each alpha.
+    supports : ndarray of bool, shape (n_alphas, n_features)
+    coefs : ndarray of shape (n_alphas, ...)
+        ``coef_`` at each alpha.
+    feature_importances : ndarray of shape (n_alphas, n_features)
+    group_norms : ndarray of shape (n_alphas, n_groups)
+    train_scores : ndarray of shape (n_alphas,)
+        Score of each model on its training data (R^2 or accuracy, or ``scoring``).
+    validation_scores : ndarray of shape (n_alphas,) or None
+        Score on the validation data, when given or split off.
+    estimators : list of fitted estimators
+        The model at each alpha (``warm_start`` restored to the caller's value).
+    D : int
+    feature_names : ndarray of str or None
+    """
+
+    alphas: np.ndarray
+    n_selected: np.ndarray
+    supports: np.ndarray
+    coefs: np.ndarray
+    feature_importances: np.ndarray
+    group_norms: np.ndarray
+    train_scores: np.ndarray
+    validation_scores: np.ndarray = None
+    estimators: list = field(default_factory=list, repr=False)
+    D: int = 2
+    feature_names: np.ndarray = None
+
+    def best_index(self, selection="min"):
+        """Index of the best alpha by validation score.
+
+        ``selection="min"`` takes the best score; ``"sparsest"`` the sparsest model
+        whose validation score is within 0.01 of the best.
+        """
+        if self.validation_scores is None:
+            raise ValueError("This path has no validation scores; pass X_val/y_val or validation_fraction.")
+        best = int(np.nanargmax(self.validation_scores))
+        if selection == "min":
+            return best
+        if selection == "sparsest":
+            ok = np.flatnonzero(self.validation_scores >= self.validation_scores[best] - 0.01)
+            return int(ok[np.argmin(self.n_selected[ok])])
+        raise ValueError(f"selection must be 'min' or 'sparsest', got {selection!r}.")
+
+    def estimator_with(self, n_features):
+        """The fitted model with at most ``n_features`` selected features.
+
+        Among the models on the path with the largest count not above
+        ``n_features`` (exactly ``n_features`` when the path passes through it), the
+        one with the best validation score, or else the smallest alpha, is returned.
+        """
+        n_features = check_scalar(n_features, "n_features", low=0, integer=True)
+        ok = np.flatnonzero(self.n_selected <= n_features)
+        if ok.size == 0:
+            raise ValueError(
+                f"No model on this path has at most {n_features} features (the sparsest has "
+                f"{self.n_selected.min()}); extend the grid to larger alphas.")
+        count = self.n_selected[ok].max()
+        candidates = ok[self.n_selected[ok] == count]
+        if self.validation_scores is not None:
+            pick = candidates[np.nanargmax(self.validation_scores[candidates])]
+        else:
+            pick = candidates[np.argmin(self.alphas[candidates])]
+        return self.estimators[pick]
+
+    def plot(self, ax=None, chosen_alpha=None):
+        """Group norms against alpha; see :func:`skdgating.plotting.plot_path`."""
+        from .plotting import plot_path
+
+        return plot_path(self, ax=ax, chosen_alpha=chosen_alpha)
+
+
+def _task(estimator):
+    return "classification" if is_classifier(estimator) else "regression"
+
+
+def alpha_grid(estimator, X, y, n_alphas=20, eps=1e-3, sample_weight=None):
+    """Geometric grid of ``n_alphas`` values from the data's ``alpha_max`` down to ``eps * alpha_max``.
+
+    ``alpha_max`` is that of the group lasso (D=2) with the estimator's groups; for
+    ``D>=3`` it is the natural scale of alpha, not an exact bound.
+    """
+    params = estimator.get_params()
+    amax = alpha_max(X, y, groups=params["groups"], group_weights=params["group_weights"],
+                     task=_task(estimator), sample_weight=sample_weight,
+                     fit_intercept=params["fit_intercept"])
+    if amax <= 0:
+        raise ValueError("alpha_max is 0 (no penalized group has any signal): pass alphas explicitly.")
+    return amax * np.geomspace(1.0, eps, n_alphas)
+
+
+def _check_alphas(alphas, estimator, X, y, eps, sample_weight):
+    if isinstance(alphas, Integral) and not isinstance(alphas, bool):
+        check_scalar(alphas, "alphas", low=1, integer=True)
+        return alpha_grid(estimator, X, y, int(alphas), eps, sample_weight)
+    alphas = np.asarray(alphas, dtype=float)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+        raise ValueError("alphas must be a positive int or a 1-D array of finite, non-negative values.")
+    return np.sort(alphas)[::-1]
+
+
+def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None,
+                 validation_fraction=None, sample_weight=None, scoring=None, random_state=None):
+    """Fit ``estimator`` along a grid of ``alpha`` values with warm starts.
+
+    Parameters
+    ----------
+    estimator : DGatingGroupLasso or DGatingLogisticGroupLasso
+        Template; it is cloned, not modified. Its ``D`` sets the direction of the
+        path (module docstring): ``D=2`` runs from large to small alpha, ``D>=3``
+        from small to large (dense to sparse), because zero groups are absorbing.
+    X, y : array-like
+        Training data.
+    alphas : int or array-like, default=20
+        Number of values of a geometric grid from :func:`~skdgating.alpha_max` down
+        to ``eps * alpha_max``, or the values themselves.
+    eps : float, default=1e-3
+        Length of the automatic grid.
+    X_val, y_val : array-like, optional
+        Validation data for ``validation_scores``.
+    validation_fraction : float, optional
+        Split this fraction of (X, y) off as validation data instead (stratified for
+        classifiers); the path is fitted on the rest.
+    sample_weight : array-like, optional
+    scoring : str or callable, optional
+        A scikit-learn scorer; default: the estimator's ``score`` (R^2 or accuracy).
+    random_state : int or None
+        Seeds the validation split.
+
+    Returns
+    -------
+    DGatingPath
+    """
+    if not isinstance(estimator, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
+        raise TypeError(
+            "dgating_path takes a DGatingGroupLasso or DGatingLogisticGroupLasso; for the MLP "
+            f"estimators use GridSearchCV over alpha. Got {type(estimator).__name__}.")
+    D = check_D(estimator.D)
+    if validation_fraction is not None:
+        if X_val is not None:
+            raise ValueError("Pass either X_val/y_val or validation_fraction, not both.")
+        check_scalar(validation_fraction, "validation_fraction", low=0.0, low_inclusive=False, high=0.9)
+        arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+        split = train_test_split(*arrays, test_size=validation_fraction, random_state=random_state,
+                                 stratify=y if is_classifier(estimator) else None)
+        X, X_val, y, y_val = split[:4]
+        sample_weight = split[4] if sample_weight is not None else None
+    if (X_val is None) != (y_val is None):
+        raise ValueError("Pass both X_val and y_val.")
+    grid = _check_alphas(alphas, estimator, X, y, eps, sample_weight)
+    order = np.arange(len(grid)) if D == 2 else np.arange(len(grid))[::-1]
+    scorer = check_scoring(estimator, scoring=scoring)
+    # Validate and prepare the data once: every alpha shares the datafit (and the
+    # Gram columns it caches) and starts from the previous solution.
+    template = clone(estimator).set_params(warm_start=estimator.warm_start)
+    template._check_params()
+    X_checked, factory = template._validate_fit(X, y)
+    problem = template._prepare(X_checked, sample_weight, factory)
+    fitted = [None] * len(grid)
+    coef_init = intercept_init = None
+    with warnings.catch_warnings():
+        # empty models at the sparse end of a path are expected there
+        warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
+        for i in order:
+            est = copy.deepcopy(template).set_params(alpha=float(grid[i]))
+            est._solve_and_store(problem, coef_init, intercept_init)
+            coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
+            intercept_init = np.reshape(est.intercept_, -1)
+            fitted[i] = est
+    return DGatingPath(
+        alphas=grid,
+        n_selected=np.array([e.selected_features_.size for e in fitted]),
+        supports=np.array([e.support_ for e in fitted]),
+        coefs=np.array([e.coef_ for e in fitted]),
+        feature_importances=np.array([e.feature_importances_ for e in fitted]),
+        group_norms=np.array([e.group_norms_ for e in fitted]),
+        train_scores=np.array([scorer(e, X, y) for e in fitted]),
+        validation_scores=None if X_val is None else np.array([scorer(e, X_val, y_val) for e in fitted]),
+        estimators=fitted,
+        D=D,
+        feature_names=getattr(fitted[0], "feature_names_in_", None),
+    )
+
+
+def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
+    sw = None if sample_weight is None else np.asarray(sample_weight)[train]
+    path = dgating_path(template, X[train], y[train], alphas=alphas, X_val=X[test], y_val=y[test],
+                        sample_weight=sw, scoring=scoring)
+    return path.validation_scores, path.n_selected
+
+
+class _DGatingLinearCV(BaseEstimator):
+    """Shared logic of the cross-validated estimators (composition, no private bases)."""
+
+    _model = None  # the estimator class being cross-validated
+
+    def __init__(self, groups=None, D=3, alphas=20, eps=1e-3, group_weights="sqrt_size",
+                 fit_intercept=True, cv=5, scoring=None, selection="min", n_jobs=None, tol=1e-6,
+                 max_iter=100, random_state=None, verbose=0):
+        self.groups = groups
+        self.D = D
+        self.alphas = alphas
+        self.eps = eps
+        self.group_weights = group_weights
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.scoring = scoring
+        self.selection = selection
+        self.n_jobs = n_jobs
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _template(self):
+        return self._model(groups=self.groups, D=self.D, group_weights=self.group_weights,
+                           fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
+                           random_state=self.random_state)
+
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate the alpha grid, then refit on all data at the chosen alpha.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        if self.selection not in ("min", "1se"):
+            raise ValueError(f"selection must be 'min' or '1se', got {self.selection!r}.")
+        check_scalar(self.eps, "eps", low=0.0, low_inclusive=False, high=1.0)
+        template = self._template()
+        template._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self))
+        if is_classifier(self):
+            check_classification_targets(y)
+            if np.unique(y).size < 2:
+                raise ValueError("The target has only one class; a classifier needs samples of at least 2 classes.")
+        cv = check_cv(self.cv, y, classifier=is_classifier(self))
+        if X.shape[0] < 2 * cv.get_n_splits(X, y):
+            raise ValueError(f"Cross-validation with {cv.get_n_splits(X, y)} folds needs at least two samples "
+                             f"per fold; got n_samples={X.shape[0]}.")
+        alphas = _check_alphas(self.alphas, template, X, y, self.eps, sample_weight)
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_scores)(template, X, y, sample_weight, train, test, alphas, self.scoring)
+            for train, test in cv.split(X, y))
+        scores = np.array([r[0] for r in results])
+        n_selected = np.array([r[1] for r in results])
+        mean, std = scores.mean(axis=0), scores.std(axis=0)
+        best = int(np.argmax(mean))
+        # glmnet's one-standard-error rule: the largest alpha (sparsest model) whose
+        # mean score is within one standard error of the best
+        se = std[best] / np.sqrt(scores.shape[0])
+        within = np.flatnonzero(mean >= mean[best] - se)
+        self.alphas_ = alphas
+        self.alpha_ = float(alphas[best])
+        self.alpha_1se_ = float(alphas[within.min()])
+        self.cv_results_ = {
+            "alphas": alphas,
+            "mean_test_score": mean,
+            "std_test_score": std,
+            "mean_n_selected": n_selected.mean(axis=0),
+            **{f"split{k}_test_score": s for k, s in enumerate(scores)},
+        }
+        chosen = self.alpha_ if self.selection == "min" else self.alpha_1se_
+        self.estimator_ = self._refit(template, X, y, sample_weight, alphas, chosen)
+        for name in ("coef_", "intercept_", "support_", "selected_features_", "feature_importances_",
+                     "group_norms_", "groups_", "n_iter_", "classes_"):
+            if hasattr(self.estimator_, name):
+                setattr(self, name, getattr(self.estimator_, name))
+        return self
+
+    def _refit(self, template, X, y, sample_weight, alphas, chosen):
+        # The validated models come from warm-started paths. D=2 is convex, so a
+        # direct fit gives the same model; for D>=3 the model depends on the path
+        # (dense to sparse), so the full-data path is replayed up to the chosen alpha.
+        if template.D == 2:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
+                return clone(template).set_params(alpha=chosen).fit(X, y, sample_weight=sample_weight)
+        grid = alphas[alphas <= chosen]
+        return dgating_path(template, X, y, alphas=grid, sample_weight=sample_weight).estimators[0]
+
+    def predict(self, X):
+        """Predict with the model refitted at the chosen alpha."""
+        check_is_fitted(self)
+        return self.estimator_.predict(validate_data(self, X, dtype=np.float64, reset=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+_CV_DOC = """
+    Parameters
+    ----------
+    groups, D, group_weights, fit_intercept, tol, max_iter, random_state
+        As in :class:`{model}`.
+    alphas : int or array-like, default=20
+        Grid size (geometric from ``alpha_max`` down to ``eps * alpha_max``) or values.
+    eps : float, default=1e-3
+    cv : int, cross-validation generator or iterable, default=5
+    scoring : str or callable, default=None
+        Scorer; default: the estimator's ``score``.
+    selection : {{"min", "1se"}}, default="min"
+        Refit at ``alpha_`` (best mean score) or ``alpha_1se_`` (the sparsest model
+        within one standard error of the best, as glmnet's ``lambda.1se``).
+    n_jobs : int, default=None
+        Folds run in parallel with joblib.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    alpha_ : float
+        Alpha with the best mean cross-validated score.
+    alpha_1se_ : float
+        Largest alpha whose mean score is within one standard error of the best.
+    alphas_ : ndarray
+        The grid, decreasing.
+    cv_results_ : dict
+        ``alphas``, ``mean_test_score``, ``std_test_score``, ``mean_n_selected`` and
+        ``split<k>_test_score``, one entry per alpha.
+    estimator_ : {model}
+        The model refitted on all data at the chosen alpha; ``coef_``,
+        ``intercept_``, ``support_``, ``selected_features_``,
+        ``feature_importances_``, ``group_norms_``, ``groups_`` and ``n_iter_`` are
+        copied from it.
+"""
+
+
+class DGatingGroupLassoCV(RegressorMixin, _DGatingLinearCV):
+    __doc__ = ("Cross-validated :class:`~skdgating.DGatingGroupLasso`: alpha chosen by K-fold CV over "
+               "warm-started paths.\n" + _CV_DOC.format(model="DGatingGroupLasso"))
+    _model = DGatingGroupLasso
+
+
+class DGatingLogisticGroupLassoCV(ClassifierMixin, _DGatingLinearCV):
+    __doc__ = ("Cross-validated :class:`~skdgating.DGatingLogisticGroupLasso`: alpha chosen by K-fold "
+               "CV (stratified) over warm-started paths.\n"
+               + _CV_DOC.format(model="DGatingLogisticGroupLasso")
+               + "    classes_ : ndarray\n")
+    _model = DGatingLogisticGroupLasso
+
+    def predict_proba(self, X):
+        """Class probabilities of the refitted model."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(validate_data(self, X, dtype=np.float64, reset=False))
+
+    def decision_function(self, X):
+        """Logits of the refitted model."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(validate_data(self, X, dtype=np.float64, reset=False))
