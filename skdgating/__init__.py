@@ -6,12 +6,13 @@ at balance this is the structured penalty alpha * sum_j c_j ||w_j||^(2/D), so wh
 groups of features leave the model during ordinary gradient-based training.
 """
 
+from ._persistence import InconsistentVersionWarning
+from ._version import __version__
 from .gating import DGate, collapse_, dgating_penalty, gate, rebalance_
 from .groups import Groups, make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV, DGatingPath, dgating_path
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DGate",
@@ -21,6 +22,7 @@ __all__ = [
     "DGatingLogisticGroupLassoCV",
     "DGatingPath",
     "Groups",
+    "InconsistentVersionWarning",
     "alpha_max",
     "collapse_",
     "dgating_path",

@@ -29,6 +29,7 @@ larger than the working set, so an L-BFGS step costs ``O(m^2)``, not ``O(n m)``.
 """
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, eigh
@@ -38,11 +39,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .gating import balanced_factors, factor_gradients, factor_penalty, gate_product
 
-# A group whose norm is below SUPPORT_THRESHOLD * (largest group norm) is read out
-# as exactly zero; the read-out is then verified (D=2: by its KKT condition).
+# D>=3: a group whose norm is below SUPPORT_THRESHOLD * (largest group norm seen in
+# the solve, starting point included) is read out as exactly zero; zero is absorbing.
 SUPPORT_THRESHOLD = 1e-7
-# D=2 only: a group below KKT_READOUT_THRESHOLD * (largest group norm) that satisfies
-# the zero-group optimality condition is set to zero (and re-checked by the KKT test).
+# D=2 only: a group below KKT_READOUT_THRESHOLD * (largest group norm) is set to zero
+# and then re-checked by the group-lasso KKT test (see solve).
 KKT_READOUT_THRESHOLD = 1e-4
 
 
@@ -322,11 +323,25 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
     if D >= 3 and coef_init is None:
         W = _dense_start(datafit, groups, alpha, seed)
 
+    if alpha == 0:
+        # Nothing to gate: every group is unpenalized, and the plain smooth problem
+        # (least squares or logistic regression) is solved directly.
+        W, b, n_iter, grad_max = fit_unpenalized(datafit, replace(groups, weights=np.zeros(groups.n_groups)),
+                                                 fit_intercept, tol)
+        converged = grad_max <= tol
+        if not converged:
+            warnings.warn(f"The unpenalized fit (alpha=0) did not reach tol={tol:g} (gradient {grad_max:.3g}); "
+                          "the data may be separable: use alpha > 0.", ConvergenceWarning)
+        return W, b, n_iter, {"converged": converged, "kkt": grad_max}
+
     if D == 2 and not np.any(W[:, np.isin(groups.feature_group, pen_groups)]):
         # Start from the fitted intercept and unpenalized groups, so that the
         # optimality test of the zero groups below is meaningful from the start.
-        W, b, _ = fit_unpenalized(datafit, groups, fit_intercept, tol)
+        W, b, _, _ = fit_unpenalized(datafit, groups, fit_intercept, tol)
 
+    # Scale of the read-out threshold: the largest group norm seen, the start included,
+    # so that a model whose groups all collapse is read out as empty.
+    reference_norm = groups.group_norms(W).max(initial=0.0)
     faded = np.zeros(groups.n_groups, dtype=bool)
     revived = np.zeros(groups.n_groups, dtype=bool)
     inner_iters = 0
@@ -338,16 +353,18 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
         active = pen_groups[norms[pen_groups] > 0]
         if D == 2:
             G = datafit.gradient(W, b)
-            # KKT-verified read-out: a small group whose gradient satisfies the
-            # zero-group condition ||G_j|| <= alpha c_j - tol is zero at the optimum
-            # (a nonzero optimal group has ||G_j|| = alpha c_j, up to the solver's
-            # precision); the gated solver only approaches 0, so set it there and let
-            # the KKT test below confirm it.
-            # A group the KKT test brought back after this read-out is never read out
-            # again this way (it is small but truly nonzero), so the loop terminates.
-            fading = (groups.penalized & (norms > 0) & ~revived
+            # KKT-verified read-out. A group below KKT_READOUT_THRESHOLD * (largest
+            # norm) is set to exactly zero, and the KKT test below decides: a zero
+            # group that violates ||G_j|| <= alpha c_j re-enters from a proximal-gradient
+            # step. This also frees groups stuck near the gated saddle at 0 (a tiny
+            # omega_j and gate have vanishing gradients even when the group should
+            # grow). A tiny but truly nonzero group (||G_j|| = alpha c_j at the optimum)
+            # that the KKT test brought back is not zeroed again unless it violates the
+            # zero-group condition, so the loop terminates.
+            gnorm = groups.group_norms(G)
+            fading = (groups.penalized & (norms > 0)
                       & (norms <= KKT_READOUT_THRESHOLD * norms.max(initial=0.0))
-                      & (groups.group_norms(G) < alpha * groups.weights - tol))
+                      & (~revived | (gnorm > alpha * groups.weights + tol)))
             if fading.any():
                 faded |= fading
                 W[:, np.isin(groups.feature_group, np.flatnonzero(fading))] = 0.0
@@ -388,7 +405,8 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
             # read-out: groups that collapsed to (numerically) zero become exact zeros
             # (D=2 reads out at the top of the loop, verified by the KKT conditions)
             norms = groups.group_norms(W)
-            dead = groups.penalized & (norms <= SUPPORT_THRESHOLD * max(norms.max(), np.finfo(float).tiny))
+            reference_norm = max(reference_norm, norms.max())
+            dead = groups.penalized & (norms <= SUPPORT_THRESHOLD * max(reference_norm, np.finfo(float).tiny))
             W[:, np.isin(groups.feature_group, np.flatnonzero(dead))] = 0.0
         n_live = int((groups.group_norms(W)[pen_groups] > 0).sum())
         if verbose:
@@ -410,16 +428,20 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
 
 
 def fit_unpenalized(datafit, groups, fit_intercept, tol=1e-10):
-    """Fit the intercept and the unpenalized groups with every penalized group at zero."""
+    """Fit the intercept and the unpenalized groups with every penalized group at zero.
+
+    Returns ``(W, b, n_iter, largest gradient entry)``.
+    """
     K, p = datafit.n_outputs, groups.n_features
     W, b = np.zeros((K, p)), np.zeros(K)
     sub = _Subproblem(datafit, groups, np.flatnonzero(~groups.penalized), 0.0, 2, fit_intercept)
-    n_iter = 0
+    n_iter, grad_max = 0, 0.0
     if sub.m or sub.n_b:
-        x, _, n_iter = _minimize_sub(sub, sub.pack(np.zeros((K, sub.m)), np.zeros((0, 1)), b), tol)
+        x, g, n_iter = _minimize_sub(sub, sub.pack(np.zeros((K, sub.m)), np.zeros((0, 1)), b), tol)
         W[:, sub.cols], b_ws = sub.effective(x)
         b = b_ws if sub.n_b else b
-    return W, b, n_iter
+        grad_max = float(np.max(np.abs(g), initial=0.0))
+    return W, b, n_iter, grad_max
 
 
 LBFGS_WARMUP = 10  # L-BFGS steps per round before Newton is tried

@@ -4,6 +4,7 @@ Messages name the parameter and the value, so a user inside a pipeline knows wha
 to change. Estimators call these at the start of ``fit``.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -47,3 +48,22 @@ def check_sample_weight(sample_weight, n_samples):
     if total <= 0:
         raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
     return sw / total
+
+
+# Penalties compare coefficient norms across features, so their scales must be
+# comparable; beyond this ratio of standard deviations a fit is almost surely wrong.
+SCALE_RATIO_WARNING = 1e3
+
+
+def warn_if_badly_scaled(X, estimator_name):
+    """Warn when the non-constant columns' standard deviations differ by more than 1e3."""
+    if X.shape[0] < 2 or X.shape[1] < 2:
+        return
+    std = X.std(axis=0)
+    live = std[std > 0]
+    if live.size >= 2 and live.max() > SCALE_RATIO_WARNING * live.min():
+        warnings.warn(
+            f"The features' standard deviations range from {live.min():.3g} to {live.max():.3g}. "
+            f"{estimator_name} penalizes coefficient norms, so features on different scales are "
+            "penalized arbitrarily: put a sklearn.preprocessing.StandardScaler in front of it "
+            "(e.g. make_pipeline(StandardScaler(), estimator)).", UserWarning, stacklevel=3)

@@ -26,7 +26,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _solvers
-from ._validation import check_D, check_sample_weight, check_scalar
+from ._persistence import VersionedPickleMixin
+from ._validation import check_D, check_sample_weight, check_scalar, warn_if_badly_scaled
 from .groups import make_groups
 
 __all__ = ["DGatingGroupLasso", "DGatingLogisticGroupLasso", "alpha_max"]
@@ -82,10 +83,13 @@ _ATTRS_DOC = """
     Notes
     -----
     Support read-out: the solver drives dropped groups towards zero without
-    reaching it; a group whose norm falls below ``1e-7`` times the largest group
-    norm is set to exactly zero. For ``D=2`` the read-out is verified: every zero
-    group satisfies the group-lasso condition :math:`\\|\\nabla_j L\\| \\le \\alpha c_j`
-    (to ``tol``), and a violating group is put back and re-solved.
+    reaching it. For ``D>=3`` a group whose norm falls below ``1e-7`` times the
+    largest group norm seen during the solve (the dense start included) is set to
+    exactly zero; zero groups are absorbing there. For ``D=2`` a group below
+    ``1e-4`` times the largest norm is set to zero only if it satisfies the
+    group-lasso condition :math:`\\|\\nabla_j L\\| \\le \\alpha c_j - tol`, and the
+    result is verified: every zero group satisfies its KKT condition to ``tol``,
+    and a violating group is put back and re-solved.
 
     Standardize features (e.g. :class:`~sklearn.preprocessing.StandardScaler`):
     the penalty compares group norms, so unscaled features are penalized
@@ -98,7 +102,7 @@ _ATTRS_DOC = """
 """
 
 
-class _DGatingLinearModel(BaseEstimator):
+class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
     """Shared fit logic; subclasses define the datafit and the output layer."""
 
     def __init__(self, groups=None, D=3, alpha=0.1, group_weights="sqrt_size", fit_intercept=True,
@@ -127,6 +131,7 @@ class _DGatingLinearModel(BaseEstimator):
         groups = make_groups(self.groups, X.shape[1], self.group_weights,
                              getattr(self, "feature_names_in_", None))
         s = check_sample_weight(sample_weight, X.shape[0])
+        warn_if_badly_scaled(X, type(self).__name__)
         x_mean = np.zeros(X.shape[1])
         if self.fit_intercept and not datafit_factory.fits_intercept_in_solver:
             x_mean = s @ X
@@ -378,6 +383,6 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
     pen = groups_obj.penalized
     if not pen.any():
         return 0.0
-    W, b, _ = _solvers.fit_unpenalized(datafit, groups_obj, fit_intercept)
+    W, b, _, _ = _solvers.fit_unpenalized(datafit, groups_obj, fit_intercept)
     norms = groups_obj.group_norms(datafit.gradient(W, b))
     return float(np.max(norms[pen] / groups_obj.weights[pen]))

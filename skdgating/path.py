@@ -29,6 +29,7 @@ from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._persistence import VersionedPickleMixin
 from ._validation import check_D, check_scalar
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 
@@ -235,7 +236,7 @@ def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
     return path.validation_scores, path.n_selected
 
 
-class _DGatingLinearCV(BaseEstimator):
+class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
     """Shared logic of the cross-validated estimators (composition, no private bases)."""
 
     _model = None  # the estimator class being cross-validated

@@ -51,3 +51,23 @@ def test_working_sets_terminate_quickly_with_small_groups_near_the_threshold(div
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         DGatingGroupLasso(groups=4, D=2, alpha=alpha, max_iter=10).fit(X, y)
+
+
+def test_warm_start_escapes_the_gated_saddle_at_zero():
+    # Warm-starting at a smaller alpha left a group at norm ~1e-24 that should grow:
+    # tiny omega and gate have vanishing gradients there (zero is a critical point).
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+    from skglm import GroupLasso
+
+    from skdgating import alpha_max
+
+    X, y = load_wine(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X), y.astype(float)
+    amax = alpha_max(X, y)
+    est = DGatingGroupLasso(D=2, alpha=amax * 0.1, warm_start=True).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.set_params(alpha=amax * 0.01).fit(X, y)
+    ref = GroupLasso(groups=1, alpha=amax * 0.01, tol=1e-12, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)

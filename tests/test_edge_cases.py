@@ -1,0 +1,82 @@
+"""Numerical edge cases of the linear estimators, against independent references."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((200, 6))
+Y_REG = X @ rng.standard_normal(6) + rng.standard_normal(200)
+Y_BIN = (X[:, 0] + rng.standard_normal(200) > 0).astype(int)      # noisy: not separable
+Y_MULTI = np.digitize(X[:, 0] + X[:, 1] + rng.standard_normal(200), [-1, 1])
+
+
+@pytest.mark.parametrize("D", [2, 3])
+def test_alpha_zero_is_ordinary_least_squares(D):
+    est = DGatingGroupLasso(alpha=0.0, D=D).fit(X, Y_REG)
+    ref = LinearRegression().fit(X, Y_REG)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-7)
+    assert est.intercept_ == pytest.approx(ref.intercept_, abs=1e-7)
+    assert est.selected_features_.size == X.shape[1]
+
+
+@pytest.mark.parametrize("y", [Y_BIN, Y_MULTI])
+def test_alpha_zero_is_unpenalized_logistic_regression(y):
+    est = DGatingLogisticGroupLasso(alpha=0.0, D=2).fit(X, y)
+    ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)
+    # multinomial coefficients are defined up to a shift across classes: compare probabilities
+    np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+def test_huge_alpha_warns_and_predicts_the_intercept_only_model():
+    for D in (2, 3, 4):
+        with pytest.warns(UserWarning, match="removes every penalized group"):
+            est = DGatingGroupLasso(alpha=1e6, D=D).fit(X, Y_REG)
+        assert est.selected_features_.size == 0 and np.all(est.coef_ == 0)
+        np.testing.assert_allclose(est.predict(X), Y_REG.mean())
+        with pytest.warns(UserWarning, match="removes every penalized group"):
+            clf = DGatingLogisticGroupLasso(alpha=1e6, D=D).fit(X, Y_MULTI)
+        prior = np.bincount(Y_MULTI) / len(Y_MULTI)
+        np.testing.assert_allclose(clf.predict_proba(X), np.tile(prior, (len(X), 1)), atol=1e-6)
+
+
+def test_large_depth_works_and_is_stationary():
+    D, alpha = 8, 0.05
+    est = DGatingGroupLasso(alpha=alpha, D=D, tol=1e-9, random_state=0).fit(X, Y_REG)
+    assert 0 < est.selected_features_.size <= X.shape[1]
+    assert np.all(np.isfinite(est.coef_))
+    G = -(X.T @ (Y_REG - X @ est.coef_ - est.intercept_)) / len(X)
+    w = est.coef_[est.support_]
+    stationarity = G[est.support_] + alpha * (2 / D) * np.abs(w) ** (2 / D - 2) * w
+    assert np.max(np.abs(stationarity)) < 1e-6
+
+
+@pytest.mark.parametrize("Est, y", [(DGatingGroupLasso, Y_REG), (DGatingLogisticGroupLasso, Y_BIN)])
+def test_float32_input_gives_the_float64_model(Est, y):
+    a = Est(alpha=0.05, D=3, random_state=0).fit(X.astype(np.float32), y)
+    b = Est(alpha=0.05, D=3, random_state=0).fit(X.astype(np.float32).astype(np.float64), y)
+    np.testing.assert_array_equal(a.support_, b.support_)
+    np.testing.assert_allclose(a.coef_, b.coef_)
+    assert a.coef_.dtype == np.float64
+
+
+def test_badly_scaled_features_warn_and_suggest_a_scaler():
+    X_bad = X * np.array([1e-3, 1, 1, 1, 1, 1e4])
+    with pytest.warns(UserWarning, match="StandardScaler"):
+        DGatingGroupLasso(alpha=0.01).fit(X_bad, Y_REG)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DGatingGroupLasso(alpha=0.01).fit(X, Y_REG)  # standardized data: no warning
+
+
+def test_constant_and_duplicated_columns():
+    Xd = np.column_stack([X[:, :3], X[:, 0], np.ones(len(X)), np.zeros(len(X))])
+    est = DGatingGroupLasso(alpha=0.05, D=3, random_state=0).fit(Xd, Y_REG)
+    assert np.all(np.isfinite(est.coef_))
+    assert not est.support_[4] and not est.support_[5]  # constant columns carry no signal
+    # D>=3 keeps at most one of two identical columns (the penalty prefers concentration)
+    assert not (est.support_[0] and est.support_[3])
