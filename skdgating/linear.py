@@ -305,7 +305,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
             raise ValueError(
-                f"The target has only one class ({encoder.classes_[0]!r}); a classifier needs "
+                f"The target has only one class ('{encoder.classes_[0]}'); a classifier needs "
                 "samples of at least 2 classes.")
         self.classes_ = encoder.classes_
         return X, _LogisticFactory(encoder.transform(y), len(self.classes_))

@@ -1,0 +1,120 @@
+"""Property-based robustness: whatever the data, fit and predict finite values or raise
+a ValueError/TypeError that names the problem.
+
+Random shapes (1 sample, 1 feature, n < p, p >> n), dtypes (int, bool, float32,
+float64, object), constant, duplicated and all-zero columns, scales from 1e-8 to 1e8,
+NaN/inf, single and tiny classes, random group specifications and hyperparameters.
+The counters at the bottom report how many cases ran and how many distinct error
+messages they produced (``pytest -s`` prints them).
+"""
+
+import re
+import warnings
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+
+CASES = Counter()
+MESSAGES = Counter()
+
+
+@st.composite
+def datasets(draw, classification):
+    n = draw(st.sampled_from([1, 2, 3, 5, 8, 20, 40]))
+    p = draw(st.sampled_from([1, 2, 3, 6, 12, 60]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.standard_normal((n, p))
+    for j in range(p):
+        kind = draw(st.sampled_from(["plain", "plain", "constant", "zero", "duplicate", "scaled"]))
+        if kind == "constant":
+            X[:, j] = draw(st.floats(-5, 5))
+        elif kind == "zero":
+            X[:, j] = 0.0
+        elif kind == "duplicate" and j > 0:
+            X[:, j] = X[:, draw(st.integers(0, j - 1))]
+        elif kind == "scaled":
+            X[:, j] *= 10.0 ** draw(st.integers(-8, 8))
+    if draw(st.booleans()) and draw(st.booleans()):
+        X[draw(st.integers(0, n - 1)), draw(st.integers(0, p - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    dtype = draw(st.sampled_from(["float64", "float32", "int", "bool", "object"]))
+    if dtype == "int":
+        X = np.nan_to_num(X, posinf=1e9, neginf=-1e9).round().astype(np.int64)
+    elif dtype == "bool":
+        X = np.nan_to_num(X) > 0
+    else:
+        X = X.astype(dtype)
+    if classification:
+        n_classes = draw(st.integers(1, 4))
+        y = rng.integers(0, n_classes, size=n)
+        if draw(st.booleans()):
+            y[: max(n - 1, 0)] = 0  # one tiny class (or a single class)
+        y = np.array(["a", "b", "c", "d"])[y] if draw(st.booleans()) else y
+    else:
+        y = rng.standard_normal(n) * 10.0 ** draw(st.integers(-3, 3))
+    groups = draw(st.sampled_from(["none", "int", "sizes", "labels", "bad"]))
+    if groups == "none":
+        spec = None
+    elif groups == "int":
+        spec = draw(st.sampled_from([k for k in (1, 2, 3) if p % k == 0]))
+    elif groups == "sizes":
+        cut = sorted(set(draw(st.lists(st.integers(1, max(p - 1, 1)), max_size=3))) - {p})
+        spec = list(np.diff([0] + [c for c in cut if c < p] + [p]))
+    elif groups == "labels":
+        spec = rng.integers(0, 3, size=p)
+    else:
+        spec = [[0, 0]] if p > 1 else [[5]]
+    params = dict(groups=spec, D=draw(st.integers(2, 5)), alpha=draw(st.sampled_from([0.0, 1e-3, 0.05, 1.0, 1e3])),
+                  random_state=0)
+    return X, y, params
+
+
+def check_case(Est, X, y, params):
+    CASES[Est.__name__] += 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scaling, empty-model and convergence warnings are fine
+            est = Est(**params).fit(X, y)
+            pred = est.predict(X)
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        assert len(message) > 15, f"uninformative error: {message!r}"
+        MESSAGES[re.sub(r"[-+]?\d[\d.e+-]*", "#", message)[:90]] += 1
+        return
+    assert pred.shape == (X.shape[0],)
+    if Est is DGatingGroupLasso:
+        assert np.all(np.isfinite(pred))
+        assert np.all(np.isfinite(est.coef_))
+    else:
+        proba = est.predict_proba(X)
+        assert np.all(np.isfinite(proba))
+        np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-10)
+        assert set(np.unique(pred)) <= set(np.unique(y))
+
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    derandomize=True)
+
+
+@SETTINGS
+@given(data=datasets(classification=False))
+def test_regressor_never_crashes_or_returns_nan(data):
+    check_case(DGatingGroupLasso, *data)
+
+
+@SETTINGS
+@given(data=datasets(classification=True))
+def test_classifier_never_crashes_or_returns_nan(data):
+    check_case(DGatingLogisticGroupLasso, *data)
+
+
+def test_report_property_counts():
+    # Runs after the property tests (file order): a summary for the closing note.
+    print(f"\nproperty cases: {dict(CASES)}; distinct error messages: {len(MESSAGES)}")
+    for message, count in MESSAGES.most_common():
+        print(f"  {count:4d}  {message}")
+    assert sum(CASES.values()) > 0
