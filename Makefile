@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.skdgating-installed
 # One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,9 +24,12 @@ test: install
 demo: install
 	$(THREADS) $(PY) -m skdgating demo
 
+docs: install
+	$(THREADS) $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 bench: install
 	$(PY) -m pip install -q -e ".[benchmarks]"
 	$(THREADS) $(PY) benchmarks/bench_linear.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info docs/_build docs/generated

@@ -130,7 +130,7 @@ class DGate(nn.Module):
     Parameters
     ----------
     groups : Groups
-        Partition of the indices along ``dim`` (see :func:`~skdgating.groups.make_groups`).
+        Partition of the indices along ``dim`` (see :func:`~skdgating.make_groups`).
         Groups with weight 0 are left ungated and unpenalized.
     D : int, default=3
         Gating depth (``D >= 2``): one vector and ``D-1`` scalar gates per group.
@@ -233,7 +233,7 @@ def gate(module, name="weight", *, dim=1, D=3, alpha=1.0, groups=None,
     D, alpha, gate_init
         See :class:`DGate`.
     groups, group_weights
-        Any specification accepted by :func:`~skdgating.groups.make_groups`, over
+        Any specification accepted by :func:`~skdgating.make_groups`, over
         the ``weight.shape[dim]`` slices; default: every slice its own group.
 
     Returns
