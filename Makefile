@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.skdgating-installed
 # One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install test demo bench clean docs
+.PHONY: install test demo bench bench-mlp clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,13 @@ docs: install
 bench: install
 	$(PY) -m pip install -q -e ".[benchmarks]"
 	$(THREADS) $(PY) benchmarks/bench_linear.py
+
+# stg and lassonet pin old dependencies (lifelines would pull pandas < 3): no deps
+bench-mlp: install
+	$(PY) -m pip install -q --no-deps stg==0.1.2 lassonet==0.0.21
+	$(PY) -m pip install -q h5py
+	$(THREADS) $(PY) benchmarks/bench_mlp_selection.py
+	$(THREADS) $(PY) benchmarks/bench_mlp_overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/_build docs/generated

@@ -11,6 +11,7 @@ from ._version import __version__
 from .gating import DGate, collapse_, dgating_penalty, gate, rebalance_
 from .groups import Groups, make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
 from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV, DGatingPath, dgating_path
 
 
@@ -20,6 +21,8 @@ __all__ = [
     "DGatingGroupLassoCV",
     "DGatingLogisticGroupLasso",
     "DGatingLogisticGroupLassoCV",
+    "DGatingMLPClassifier",
+    "DGatingMLPRegressor",
     "DGatingPath",
     "Groups",
     "InconsistentVersionWarning",

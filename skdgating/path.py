@@ -14,6 +14,21 @@ group is a local minimum at every alpha (the penalty :math:`\|w_j\|^{2/D}` has
 infinite slope at 0), so a group that died can never come back: a path from sparse
 to dense would stay empty. These paths therefore run from *dense to sparse*, from
 the smallest alpha up, and groups leave one by one.
+
+The MLP estimators' paths run dense to sparse for every D: in a network trained by
+SGD a column at exactly zero is a critical point of its factorization (the
+gradients of its vector and of its gates vanish), so it never returns, whatever D.
+Each alpha continues training the previous network (``warm_start``) for
+``warm_epochs`` epochs.
+
+Cross-validation of the MLP estimators
+--------------------------------------
+There is no ``DGatingMLPClassifierCV``: use
+:class:`~sklearn.model_selection.GridSearchCV` over ``alpha`` (and ``D``,
+``hidden_layer_sizes``). An MLP path is order-dependent and each fold's network is
+stochastic, so a CV estimator could not refit "the model at alpha_" any better than
+a grid search does; every grid point trains reproducibly from ``random_state``,
+and ``n_jobs`` spreads the points over processes or a Dask cluster.
 """
 
 import copy
@@ -125,12 +140,22 @@ def alpha_grid(estimator, X, y, n_alphas=20, eps=1e-3, sample_weight=None):
     """Geometric grid of ``n_alphas`` values from the data's ``alpha_max`` down to ``eps * alpha_max``.
 
     ``alpha_max`` is that of the group lasso (D=2) with the estimator's groups; for
-    ``D>=3`` it is the natural scale of alpha, not an exact bound.
+    ``D>=3`` it is the natural scale of alpha, not an exact bound. For the MLP
+    estimators it is computed on standardized inputs (and targets), which is what
+    those networks are trained on.
     """
     params = estimator.get_params()
+    if _is_mlp(estimator):
+        X = np.asarray(X, dtype=np.float64)
+        X = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        if not is_classifier(estimator):
+            y = np.asarray(y, dtype=np.float64)
+            y = (y - y.mean(axis=0)) / np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
+            if y.ndim == 2:
+                y = y[:, 0]
     amax = alpha_max(X, y, groups=params["groups"], group_weights=params["group_weights"],
                      task=_task(estimator), sample_weight=sample_weight,
-                     fit_intercept=params["fit_intercept"])
+                     fit_intercept=params.get("fit_intercept", True))
     if amax <= 0:
         raise ValueError("alpha_max is 0 (no penalized group has any signal): pass alphas explicitly.")
     return amax * np.geomspace(1.0, eps, n_alphas)
@@ -147,20 +172,25 @@ def _check_alphas(alphas, estimator, X, y, eps, sample_weight):
 
 
 def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None,
-                 validation_fraction=None, sample_weight=None, scoring=None, random_state=None):
+                 validation_fraction=None, sample_weight=None, scoring=None, random_state=None,
+                 warm_epochs=None):
     """Fit ``estimator`` along a grid of ``alpha`` values with warm starts.
 
     Parameters
     ----------
-    estimator : DGatingGroupLasso or DGatingLogisticGroupLasso
-        Template; it is cloned, not modified. Its ``D`` sets the direction of the
-        path (module docstring): ``D=2`` runs from large to small alpha, ``D>=3``
-        from small to large (dense to sparse), because zero groups are absorbing.
+    estimator : skdgating estimator
+        ``DGatingGroupLasso``, ``DGatingLogisticGroupLasso``, ``DGatingMLPClassifier``
+        or ``DGatingMLPRegressor``; a template that is cloned, not modified. The
+        direction of the path (module docstring): the linear ``D=2`` model runs from
+        large to small alpha; ``D>=3`` and every MLP run from small to large (dense
+        to sparse), because zero groups are absorbing there.
     X, y : array-like
         Training data.
     alphas : int or array-like, default=20
         Number of values of a geometric grid from :func:`~skdgating.alpha_max` down
-        to ``eps * alpha_max``, or the values themselves.
+        to ``eps * alpha_max``, or the values themselves. For the MLP estimators
+        the scale is the ``alpha_max`` of the linear model on standardized inputs
+        (and targets), a data-derived start rather than an exact bound.
     eps : float, default=1e-3
         Length of the automatic grid.
     X_val, y_val : array-like, optional
@@ -173,15 +203,17 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
         A scikit-learn scorer; default: the estimator's ``score`` (R^2 or accuracy).
     random_state : int or None
         Seeds the validation split.
+    warm_epochs : int, optional
+        MLP only: epochs of each fit after the first (which uses the estimator's
+        ``max_epochs``); default: ``max_epochs`` for every alpha.
 
     Returns
     -------
     DGatingPath
     """
-    if not isinstance(estimator, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
-        raise TypeError(
-            "dgating_path takes a DGatingGroupLasso or DGatingLogisticGroupLasso; for the MLP "
-            f"estimators use GridSearchCV over alpha. Got {type(estimator).__name__}.")
+    mlp = _is_mlp(estimator)
+    if not (mlp or isinstance(estimator, (DGatingGroupLasso, DGatingLogisticGroupLasso))):
+        raise TypeError(f"dgating_path takes a skdgating estimator, got {type(estimator).__name__}.")
     D = check_D(estimator.D)
     if validation_fraction is not None:
         if X_val is not None:
@@ -195,8 +227,12 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     if (X_val is None) != (y_val is None):
         raise ValueError("Pass both X_val and y_val.")
     grid = _check_alphas(alphas, estimator, X, y, eps, sample_weight)
-    order = np.arange(len(grid)) if D == 2 else np.arange(len(grid))[::-1]
+    # decreasing alpha for the convex D=2 linear model, dense to sparse otherwise
+    order = np.arange(len(grid)) if (D == 2 and not mlp) else np.arange(len(grid))[::-1]
     scorer = check_scoring(estimator, scoring=scoring)
+    if mlp:
+        fitted = _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs)
+        return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
     # Validate and prepare the data once: every alpha shares the datafit (and the
     # Gram columns it caches) and starts from the previous solution.
     template = clone(estimator).set_params(warm_start=estimator.warm_start)
@@ -214,6 +250,33 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
             coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
             intercept_init = np.reshape(est.intercept_, -1)
             fitted[i] = est
+    return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
+
+
+def _is_mlp(estimator):
+    from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
+
+    return isinstance(estimator, (DGatingMLPClassifier, DGatingMLPRegressor))
+
+
+def _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs):
+    """Train once at the smallest alpha, then continue training at each larger one."""
+    est = clone(estimator).set_params(warm_start=True)
+    fitted = [None] * len(grid)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*removes every.*")
+        for step, i in enumerate(order):
+            if step == 1 and warm_epochs is not None:
+                est.set_params(max_epochs=check_scalar(warm_epochs, "warm_epochs", low=1, integer=True))
+            est.set_params(alpha=float(grid[i]))
+            est.fit(X, y, sample_weight=sample_weight)
+            snapshot = copy.deepcopy(est)
+            snapshot.set_params(warm_start=estimator.warm_start, max_epochs=estimator.max_epochs)
+            fitted[i] = snapshot
+    return fitted
+
+
+def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):
     return DGatingPath(
         alphas=grid,
         n_selected=np.array([e.selected_features_.size for e in fitted]),

@@ -93,7 +93,7 @@ def html_dir(tmp_path_factory):
 
 def test_docs_build_without_warnings(html_dir):
     for page in ("index", "api", "user_guide/method", "user_guide/choosing", "user_guide/groups",
-                 "user_guide/recipes", "user_guide/pytorch"):
+                 "user_guide/recipes", "user_guide/scale_out", "user_guide/pytorch"):
         assert (html_dir / f"{page}.html").is_file(), page
     # figures drawn at build time by ``.. plot::`` (they need only numpy, torch and
     # the linear estimators, so they must always be there)

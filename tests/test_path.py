@@ -159,3 +159,27 @@ def test_plots_have_the_right_artists(problem):
     assert {t.get_text() for t in ax.get_yticklabels()} == {f"f{i}" for i in est.selected_features_}
     assert ax.get_xlabel() and ax.get_ylabel()
     plt.close("all")
+
+
+def test_mlp_path_runs_dense_to_sparse_through_the_informative_features():
+    from sklearn.datasets import make_classification
+
+    from skdgating.mlp import DGatingMLPClassifier
+
+    X, y = make_classification(600, 20, n_informative=4, n_redundant=0, n_repeated=0, shuffle=False,
+                               class_sep=1.5, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    template = DGatingMLPClassifier(D=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0)
+    path = dgating_path(template, X, y, alphas=6, eps=1e-2, validation_fraction=0.25, random_state=0,
+                        warm_epochs=10)
+    assert np.all(np.diff(path.alphas) < 0)
+    # a column at zero is a critical point of its factorization: supports only shrink with alpha
+    for denser, sparser in zip(path.supports[1:], path.supports[:-1]):
+        assert np.all(sparser <= denser)
+    assert path.n_selected[0] < path.n_selected[-1]
+    # somewhere along the path the model keeps only (a subset of) the informative columns
+    informative = set(range(4))
+    assert any(0 < n and set(np.flatnonzero(s)) <= informative for n, s in zip(path.n_selected, path.supports))
+    assert template.get_params()["warm_start"] is False
+    assert all(e.max_epochs == 30 and e.warm_start is False for e in path.estimators)
+    assert path.validation_scores.max() > 0.85

@@ -1,0 +1,907 @@
+r"""D-gated multilayer perceptrons: nonlinear feature selection with scikit-learn's API.
+
+:class:`DGatingMLPClassifier` and :class:`DGatingMLPRegressor` train an MLP whose
+first layer has its input columns (or groups of columns) D-gated: column group
+:math:`j` of the first weight matrix is :math:`W_{1,j} = \omega_j \prod_{d<D}\gamma_{j,d}`,
+and the training objective is
+
+.. math::
+
+    \frac{1}{\sum_i s_i}\sum_i s_i\,\ell(y_i, f(x_i))
+    \;+\; \frac{\alpha}{D}\sum_j c_j\Big(\|\omega_j\|_2^2 + \sum_{d=1}^{D-1}\gamma_{j,d}^2\Big)
+    \;+\; l_2 \sum_{k\ge 2}\|W_k\|_F^2,
+
+whose local minima are those of the objective with the non-smooth group penalty
+:math:`\alpha\sum_j c_j\|W_{1,j}\|_2^{2/D}` in place of the gated term
+(:math:`s_i` are the sample weights, :math:`c_j` the group weights; the inputs are
+standardized internally by default). Minibatch SGD with
+momentum drives the columns of uninformative features to exactly zero (for
+``D>=3`` the gate product underflows to ``0.0``), so the fitted network is also a
+feature selector.
+
+Both estimators compose :mod:`skorch`: ``fit`` builds a ``skorch.NeuralNet``
+(``net_``) around :class:`skdgating._modules.MLP`; only scikit-learn classes are
+public.
+"""
+
+import math
+import sys
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._modules import ACTIVATIONS, MLP, UNGATED_WEIGHTS, HalfSquaredError
+from ._persistence import VersionedPickleMixin
+from ._validation import check_D, check_sample_weight, check_scalar
+from .groups import make_groups
+
+__all__ = ["DGatingMLPClassifier", "DGatingMLPRegressor"]
+
+
+# --------------------------------------------------------------------------------------
+# skorch plumbing (private)
+# --------------------------------------------------------------------------------------
+class _TensorData(torch.utils.data.Dataset):
+    """Whole-tensor dataset: inputs ``X``, targets ``y`` and per-sample weights ``w``.
+
+    ``w`` is ``None`` (plain mean loss) or has mean 1 over the training rows, so
+    the batch mean of ``w * loss`` is an unbiased estimate of the weighted mean
+    loss whatever the batch.
+    """
+
+    def __init__(self, X, y=None, w=None):
+        self.X, self.y, self.w = X, y, w
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, i):
+        # Row access for completeness; training and prediction go through
+        # _TensorBatches, which slices the whole tensors instead.
+        y = None if self.y is None else (self.y[i], None if self.w is None else self.w[i])
+        return self.X[i], y
+
+
+class _TensorBatches:
+    """Minibatch iterator that slices whole tensors.
+
+    skorch's default DataLoader fetches every row separately and collates them,
+    which costs about a quarter of the training time of a small MLP; slicing
+    (or gathering a shuffled index once per batch) removes that overhead.
+    Shuffling uses its own seeded generator, never torch's global RNG.
+    """
+
+    def __init__(self, dataset, batch_size=200, shuffle=False, seed=None):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        data, n, size = self.dataset, len(self.dataset), self.batch_size
+        order = torch.randperm(n, generator=self.generator).to(data.X.device) if self.shuffle else None
+        for start in range(0, n, size):
+            rows = slice(start, start + size) if order is None else order[start:start + size]
+            X = data.X[rows]
+            if data.y is None:
+                yield X, None
+            else:
+                yield X, (data.y[rows], None if data.w is None else data.w[rows])
+
+
+class _DGatingNet(NeuralNet):
+    """NeuralNet whose loss is the (weighted) mean loss plus, in training, the penalty."""
+
+    @property
+    def _default_callbacks(self):
+        # No PrintLog (the estimator prints its own progress) and no valid_loss
+        # (validation, when asked for, is scored by _Monitor).
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+        ]
+
+    def _set_training(self, training=True):
+        # skorch calls this before every batch, and module.train() walks every
+        # submodule (the parametrization adds several): about a tenth of a small
+        # network's step. Every mode switch goes through here or through
+        # module.eval() on the whole module, so the top-level flag is reliable.
+        if self.module_.training != training or self.criterion_.training != training:
+            super()._set_training(training)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, w = y_true
+        loss = self.criterion_(y_pred, y)
+        if loss.ndim == 0 and w is not None:
+            raise RuntimeError("sample weights reached a criterion that averages; build the net with "
+                               "criterion__reduction='none'.")
+        if loss.ndim > 0:  # per-sample losses: the criterion reduces only without weights
+            per_sample = loss.mean(dim=1) if loss.ndim > 1 else loss  # regression: mean over outputs
+            loss = per_sample.mean() if w is None else (per_sample * w).mean()
+        if training:
+            # Added to the batch mean as is: the stochastic gradient is then
+            # unbiased for "mean loss + penalty" (no rescaling by the number of batches).
+            loss = loss + self.module_.penalty()
+        return loss
+
+
+class _CosineLR(Callback):
+    """Cosine decay of the learning rate from its initial value to 0, per batch."""
+
+    def __init__(self, lr, total_steps):
+        self.lr = lr
+        self.total_steps = total_steps
+
+    def on_train_begin(self, net, **kwargs):
+        self.step_ = 0
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        lr = 0.5 * self.lr * (1.0 + math.cos(math.pi * min(self.step_, self.total_steps) / self.total_steps))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        self.step_ += 1
+
+
+class _Monitor(Callback):
+    """Per-batch divergence check; per-epoch support, validation score, early
+    stopping and progress output."""
+
+    def __init__(self, threshold, group_sizes, penalized, lr, alpha, verbose=0, max_epochs=1,
+                 valid=None, scorer=None, patience=10, tol=0.0):
+        self.threshold = threshold
+        self.group_sizes = group_sizes
+        self.penalized = penalized
+        self.lr, self.alpha = lr, alpha
+        self.verbose = verbose
+        self.max_epochs = max_epochs
+        self.valid = valid
+        self.scorer = scorer
+        self.patience = patience
+        self.tol = tol
+
+    def on_train_begin(self, net, **kwargs):
+        self.epoch_ = 0
+        self.supports_ = []
+        self.n_selected_ = []
+        self.scores_ = []
+        self.best_score_ = -np.inf
+        self.best_state_ = None
+        self.best_epoch_ = 0
+        self.stopped_early_ = False
+        self.bar_ = None
+        if self.verbose > 0:
+            from tqdm.auto import tqdm
+
+            self.bar_ = tqdm(total=self.max_epochs, desc="D-Gating MLP", unit="epoch",
+                             file=sys.stderr, leave=True)
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+        # skorch has already synchronized the loss (.item()), so this check is free.
+        if training and not math.isfinite(loss.item()):
+            raise ValueError(
+                f"The training loss became {loss.item()} in epoch {self.epoch_ + 1}: the "
+                f"optimization diverged. Lower learning_rate_init (now {self.lr:g}) or alpha "
+                f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler)."
+            )
+
+    def current_support(self, module):
+        dgate, omega = module.dgate()
+        with torch.no_grad():
+            norms = dgate.group_norms(omega)
+            keep = norms > _cutoff(norms, self.threshold)
+        return keep.cpu().numpy() | ~self.penalized
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epoch_ += 1
+        support = self.current_support(net.module_)
+        self.supports_.append(support)
+        n_selected = int(self.group_sizes[support].sum())
+        self.n_selected_.append(n_selected)
+        net.history.record("n_selected", n_selected)
+        loss = net.history[-1, "train_loss"]
+        score = None
+        if self.valid is not None:
+            score = self.scorer(net.module_, *self.valid)
+            self.scores_.append(score)
+            net.history.record("valid_score", score)
+            if score > self.best_score_ + self.tol:
+                self.best_epoch_ = self.epoch_
+                self.best_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+            # Track the best score itself (sklearn's rule: stop after `patience`
+            # epochs without an improvement of more than tol over the best).
+            self.best_score_ = max(self.best_score_, score)
+        if self.bar_ is not None:
+            postfix = {"loss": f"{loss:.4g}", "n_selected": n_selected}
+            if score is not None:
+                postfix["val_score"] = f"{score:.4g}"
+            self.bar_.set_postfix(postfix, refresh=False)
+            self.bar_.update(1)
+            if self.verbose > 1:
+                self.bar_.write(f"epoch {self.epoch_:4d}  loss {loss:.6g}  n_selected {n_selected}"
+                                + ("" if score is None else f"  validation score {score:.6g}"),
+                                file=sys.stderr)
+        if self.valid is not None and self.epoch_ - self.best_epoch_ >= self.patience:
+            self.stopped_early_ = True
+            # skorch's own EarlyStopping stops training the same way.
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        self.close()
+
+    def close(self):
+        """Release the progress bar and the data (so the fitted net pickles small)."""
+        if getattr(self, "bar_", None) is not None:
+            self.bar_.close()
+        self.bar_ = None
+        self.valid = None
+        self.best_state_ = None
+
+
+def _score_classifier(module, X, y, w):
+    with torch.no_grad():
+        module.eval()
+        pred = module(X).argmax(dim=1).cpu().numpy()
+    return accuracy_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
+
+
+def _score_regressor(module, X, y, w):
+    with torch.no_grad():
+        module.eval()
+        pred = module(X).cpu().numpy()
+    return r2_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
+
+
+# --------------------------------------------------------------------------------------
+# Estimators
+# --------------------------------------------------------------------------------------
+_PARAMS_DOC = """
+    hidden_layer_sizes : int or tuple of int, default=(64, 64)
+        Widths of the hidden layers (``()`` gives a gated linear model).
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+    D : int, default=3
+        Gating depth, ``D >= 2``: one vector and ``D-1`` scalar gates per group.
+        ``D=2`` induces the group lasso on the first layer's columns, ``D=3, 4``
+        the sparser non-convex :math:`\\|W_{1,j}\\|^{2/3}`, :math:`\\|W_{1,j}\\|^{1/2}`,
+        which also drive dropped columns to exactly zero under SGD.
+    alpha : float, default=0.01
+        Strength of the gated feature penalty (``>= 0``). No default fits every
+        data set: choose it on validation data (e.g. with ``GridSearchCV``);
+        too large a value removes every feature.
+    l2 : float, default=1e-4
+        Plain weight decay :math:`l_2\\sum_k\\|W_k\\|_F^2` on the ungated weight
+        matrices (layers 2, 3, ...; biases are never penalized). Without it
+        the first layer's penalty can be dodged by shrinking the first layer and
+        growing the second through the ReLU. Applied as its gradient, the
+        optimizer's coupled weight decay ``2 * l2`` on those matrices (the same
+        update as adding the term to the loss, at no per-batch cost).
+    groups : None, int, list, array-like or dict, default=None
+        Groups of input columns that enter or leave the model together (e.g.
+        the one-hot columns of one categorical feature). ``None``: every column
+        is its own group. See :func:`skdgating.make_groups`.
+    group_weights : {"sqrt_size", "ones"} or array-like, default="sqrt_size"
+        Penalty multipliers :math:`c_j`; a weight of 0 leaves a group
+        unpenalized (always selected).
+    optimizer : {"sgd", "adam"}, default="sgd"
+        ``"sgd"``: SGD with ``momentum``, the setting the D-Gating theory
+        covers and the one that separates informative from noise features.
+        ``"adam"`` is allowed, but its per-coordinate scaling undoes the
+        shrinkage of small columns: expect much weaker selection.
+    learning_rate_init : float, default=0.05
+    learning_rate : {"cosine", "constant"}, default="cosine"
+        Schedule over all ``max_epochs`` epochs: cosine decay to 0 (per batch)
+        or constant.
+    momentum : float, default=0.9
+        Momentum of SGD (ignored by Adam).
+    batch_size : int, default=32
+        Rows per SGD step (clipped to the number of training rows). Small
+        batches give many steps per epoch, which the gates need: the gating
+        imbalance decays by about ``4 * learning_rate * alpha / D`` per step,
+        so selection needs ``steps * learning_rate_init * alpha / D >> 1``.
+        When raising it for speed, raise ``learning_rate_init`` in proportion.
+    max_epochs : int, default=200
+        Number of passes over the training data.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classification), score them after every epoch (accuracy or R^2), stop
+        after ``n_iter_no_change`` epochs without an improvement of more than
+        ``tol`` and keep the best epoch's weights. Off by default: stopping
+        early can freeze the network before the noise columns have collapsed.
+    validation_fraction : float, default=0.1
+        Used only with ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping; without early stopping, the window in which
+        a change of the selected features triggers a ``ConvergenceWarning``.
+    tol : float, default=1e-4
+        Minimum improvement of the validation score for early stopping.
+    threshold : float, default=1e-3
+        Read-out threshold, relative, in ``[0, 1)``: a group whose first-layer
+        norm :math:`\\|W_{1,j}\\|_2` is ``<= max(threshold * max_k ||W_{1,k}||_2, 1e-7)``
+        is dropped; its columns are set exactly to zero, both in ``coef_`` and
+        in the network used for prediction. The rule is relative because a
+        ReLU network can move scale between its layers, so only ratios of
+        column norms are meaningful. Columns below 1e-7 (weights on
+        standardized inputs) are dropped in any case: they change no
+        pre-activation beyond float32 rounding. For ``D>=3`` dropped columns
+        are exactly 0.0 anyway (the gate product underflows), so any small
+        threshold gives the same support. For ``D=2`` (no exact zeros under SGD)
+        the threshold matters.
+    standardize : bool, default=True
+        Standardize the inputs inside the network, ``(X - mean) / std`` with the
+        (weighted) mean and standard deviation of the training rows, before the
+        gated layer. The penalty compares column norms, so columns must share
+        a scale; this also keeps SGD stable on raw data. It changes nothing
+        on data that is already standardized.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        ``"auto"`` uses CUDA when available. Fitted models unpickle on CPU when
+        CUDA is absent.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialization, the minibatch order and the validation
+        split. Fitting never touches torch's global RNG; with ``None`` the seeds
+        are drawn from numpy's global RNG (the scikit-learn convention).
+    verbose : int, default=0
+        ``0``: silent. ``1``: a progress bar (epoch, loss, number of selected
+        features). ``2``: also one line per epoch.
+    warm_start : bool, default=False
+        Start from the previous fit's weights when the architecture is
+        unchanged; the gates restart from the balanced factorization of the
+        previous first-layer weights and the optimizer state is not kept.
+"""
+
+_ATTRS_DOC = """
+    coef_ : ndarray of shape (n_hidden_1, n_features)
+        Effective first-layer weights (the collapsed gated weights, the matrix
+        the penalty acts on), applied to the standardized inputs when
+        ``standardize=True``. Columns of dropped features are exactly zero.
+    intercept_ : ndarray of shape (n_hidden_1,)
+        First-layer bias (ungated, unpenalized).
+    feature_importances_ : ndarray of shape (n_features,)
+        Euclidean norm of each column of ``coef_`` (scale-free with
+        ``standardize=True``); exactly 0 for dropped features.
+    support_ : ndarray of bool, shape (n_features,)
+        Selected features.
+    selected_features_ : ndarray of int
+        Sorted indices of the selected features.
+    group_norms_ : ndarray of shape (n_groups,)
+        Norm of each group's columns of ``coef_`` (0 for dropped groups).
+    groups_ : list of ndarray
+        Column indices of each group, as parsed from ``groups``.
+    loss_curve_ : ndarray of shape (`n_iter_`,)
+        Mean over each epoch's batches of the training loss plus the D-Gating
+        penalty (the ``l2`` term acts through weight decay and is not included).
+    n_selected_curve_ : ndarray of shape (`n_iter_`,)
+        Number of selected features after each epoch.
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+        Validation score after each epoch with ``early_stopping=True``, else None.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names.
+    net_ : skorch.NeuralNet
+        The trained network (its first layer already collapsed and thresholded).
+
+    Notes
+    -----
+    Standardize the features (e.g. ``make_pipeline(StandardScaler(), est)``): the
+    penalty compares column norms, so features on different scales are
+    penalized unequally.
+
+    With :class:`~sklearn.feature_selection.SelectFromModel`, pass
+    ``threshold=1e-8``: ``SelectFromModel(est, threshold=1e-8)`` selects exactly
+    ``support_``. Its default threshold for these class names is ``"mean"``,
+    which is not the estimator's selection. ``SelectFromModel`` scores a feature
+    by the L1 norm of its column of ``coef_``. Dropped columns are exactly 0.0,
+    and a kept group has norm above 1e-7 (see ``threshold``). So any absolute
+    threshold in ``(0, 1e-7]`` selects ``support_``. With multi-column groups,
+    ``SelectFromModel(est, importance_getter="support_", threshold=0.5)`` is
+    exact by construction.
+"""
+
+
+# Columns below this norm are dropped whatever the relative threshold: on
+# standardized inputs they move no pre-activation beyond float32 rounding, and
+# without a floor a network that collapsed entirely (every norm tiny) would keep
+# every feature under a purely relative rule.
+_NORM_FLOOR = 1e-7
+
+
+def _cutoff(norms, threshold):
+    """Largest group norm that is still dropped (see the ``threshold`` parameter)."""
+    top = float(norms.max()) if norms.numel() else 0.0
+    return max(threshold * top, _NORM_FLOOR)
+
+
+def _weighted_mean_std(A, w=None):
+    """Column means and standard deviations (1 where a column is constant), in float64."""
+    w = np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
+    mean = w @ A.astype(np.float64, copy=False)
+    centered = A - mean  # float64
+    centered *= centered
+    std = np.sqrt(w @ centered)
+    # A constant column carries no information; scale 1 keeps it finite.
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _check_two_classes(classes, y, w):
+    """A classifier needs two classes with positive weight among its training rows."""
+    present = np.unique(y if w is None else y[w > 0])
+    if len(present) < 2:
+        only = classes[present[0]] if len(present) else None
+        raise ValueError(
+            f"Only one class ({only!r}) has samples with positive sample_weight among the "
+            "training rows; a classifier needs at least 2 classes.")
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if isinstance(device, str) and device.split(":")[0] == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested, but CUDA is not available; use "
+                         "device='cpu' or 'auto'.")
+    return device
+
+
+class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
+    """Shared fit logic of the two estimators; subclasses handle the targets."""
+
+    def __init__(self, hidden_layer_sizes=(64, 64), activation="relu", D=3, alpha=0.01, l2=1e-4,
+                 groups=None, group_weights="sqrt_size", optimizer="sgd", learning_rate_init=0.05,
+                 learning_rate="cosine", momentum=0.9, batch_size=32, max_epochs=200,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 threshold=1e-3, standardize=True, device="cpu", random_state=None, verbose=0,
+                 warm_start=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.D = D
+        self.alpha = alpha
+        self.l2 = l2
+        self.groups = groups
+        self.group_weights = group_weights
+        self.optimizer = optimizer
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.threshold = threshold
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ---------------------------------------------------------------- validation
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, Integral) and not isinstance(sizes, (bool, np.bool_)):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise TypeError(f"hidden_layer_sizes must be an int or a tuple of ints, got "
+                            f"{self.hidden_layer_sizes!r}.") from None
+        for h in sizes:
+            if isinstance(h, (bool, np.bool_)) or not isinstance(h, Integral) or h < 1:
+                raise ValueError(f"hidden_layer_sizes must hold positive integers, got "
+                                 f"{self.hidden_layer_sizes!r}.")
+        return tuple(int(h) for h in sizes)
+
+    def _check_params(self):
+        hidden = self._hidden_sizes()
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}.")
+        check_D(self.D)
+        check_scalar(self.alpha, "alpha", low=0.0)
+        check_scalar(self.l2, "l2", low=0.0)
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
+        check_scalar(self.learning_rate_init, "learning_rate_init", low=0.0, low_inclusive=False)
+        if self.learning_rate not in ("cosine", "constant"):
+            raise ValueError(f"learning_rate must be 'cosine' or 'constant', got {self.learning_rate!r}.")
+        check_scalar(self.momentum, "momentum", low=0.0, high=1.0)
+        if self.momentum == 1.0:
+            raise ValueError("momentum must be < 1, got 1.0.")
+        check_scalar(self.batch_size, "batch_size", low=1, integer=True)
+        check_scalar(self.max_epochs, "max_epochs", low=1, integer=True)
+        for name in ("early_stopping", "warm_start", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}.")
+        check_scalar(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
+                     low_inclusive=False)
+        if self.validation_fraction == 1.0:
+            raise ValueError("validation_fraction must be < 1, got 1.0.")
+        check_scalar(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        check_scalar(self.tol, "tol", low=0.0)
+        check_scalar(self.threshold, "threshold", low=0.0, high=1.0)
+        if self.threshold == 1.0:
+            raise ValueError("threshold is relative to the largest group norm and must be < 1, got 1.0.")
+        check_scalar(self.verbose, "verbose", low=0, integer=True)
+        if not (isinstance(self.device, str) and (self.device in ("cpu", "cuda", "auto")
+                                                   or self.device.startswith("cuda:"))):
+            raise ValueError(f"device must be 'cpu', 'cuda' (or 'cuda:<i>') or 'auto', got {self.device!r}.")
+        return hidden
+
+    # ---------------------------------------------------------------- fitting
+    def _fit(self, X, y_train, sample_weight, n_outputs, criterion, scorer, classes=None):
+        """Train on validated X and prepared targets (encoded labels or standardized floats)."""
+        hidden = self._check_params()
+        n_samples, n_features = X.shape
+        groups = make_groups(self.groups, n_features, self.group_weights,
+                             getattr(self, "feature_names_in_", None))
+        sw = None if sample_weight is None else check_sample_weight(sample_weight, n_samples)
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        init_seed, shuffle_seed, split_seed = rng.randint(0, np.iinfo(np.int32).max, size=3)
+
+        train = np.arange(n_samples)
+        valid_idx = None
+        if self.early_stopping:
+            # Stratified for classifiers, as in scikit-learn's MLP.
+            train, valid_idx = train_test_split(train, test_size=self.validation_fraction,
+                                                random_state=split_seed,
+                                                stratify=None if classes is None else y_train)
+            if len(valid_idx) < 1 or len(train) < 1:
+                raise ValueError(f"validation_fraction={self.validation_fraction} leaves an empty "
+                                 f"training or validation set with {n_samples} samples.")
+        if classes is not None:
+            _check_two_classes(classes, y_train[train], None if sw is None else sw[train])
+
+        x_mean = x_scale = None
+        if self.standardize:
+            # Standardized once here in float64; the fitted module applies the same
+            # map to raw inputs afterwards (MLP.standardize_inputs_).
+            X_train = X if valid_idx is None else X[train]
+            x_mean, x_scale = _weighted_mean_std(X_train, None if sw is None else sw[train])
+            Z = X - x_mean  # float64 (a new array)
+            Z /= x_scale
+            X = Z.astype(np.float32)
+        else:
+            X = X.astype(np.float32)  # always a copy: the tensors below share its memory
+
+        def tensors(rows):
+            # No fancy-index copy when every row trains (the common case).
+            full = valid_idx is None
+            X_t = torch.from_numpy(X if full else X[rows]).to(device)
+            y_t = torch.from_numpy(np.ascontiguousarray(y_train if full else y_train[rows])).to(device)
+            w_t = None
+            if sw is not None:
+                w = sw[rows]
+                # Mean 1 over the rows used: the batch mean of w * loss is then an
+                # unbiased estimate of the weighted mean loss.
+                w_t = torch.tensor(w / w.mean(), dtype=torch.float32, device=device)
+            return X_t, y_t, w_t
+
+        train_data = _TensorData(*tensors(train))
+        valid = tensors(valid_idx) if valid_idx is not None else None
+        n_train = len(train)
+        batch_size = min(int(self.batch_size), n_train)
+        n_batches = math.ceil(n_train / batch_size)
+
+        monitor = _Monitor(self.threshold, groups.sizes, groups.penalized, self.learning_rate_init,
+                           self.alpha, verbose=self.verbose, max_epochs=self.max_epochs, valid=valid,
+                           scorer=scorer, patience=self.n_iter_no_change, tol=self.tol)
+        callbacks = [("monitor", monitor)]
+        if self.learning_rate == "cosine":
+            callbacks.insert(0, ("cosine_lr", _CosineLR(self.learning_rate_init, self.max_epochs * n_batches)))
+        if self.optimizer == "sgd":
+            optimizer, optimizer_kwargs = torch.optim.SGD, {"optimizer__momentum": self.momentum}
+        else:
+            optimizer, optimizer_kwargs = torch.optim.Adam, {}
+        # l2 * ||W||^2 on the ungated weight matrices, applied as its gradient
+        # 2 * l2 * W through the optimizer's coupled weight decay (added to the
+        # gradient before momentum / Adam's moments, so the same update as adding
+        # the term to the loss, without computing it every batch).
+        optimizer_kwargs["optimizer__param_groups"] = [(UNGATED_WEIGHTS, {"weight_decay": 2.0 * float(self.l2)})]
+
+        warm_state = None
+        if (self.warm_start and hasattr(self, "net_")
+                and self._warm_compatible(n_features, hidden, n_outputs, classes)):
+            warm_state = {k: v.detach().clone() for k, v in self.net_.module_.state_dict().items()}
+
+        net = _DGatingNet(
+            module=MLP,
+            module__n_features=n_features,
+            module__hidden_layer_sizes=hidden,
+            module__n_outputs=n_outputs,
+            module__activation=self.activation,
+            module__D=check_D(self.D),
+            module__alpha=float(self.alpha),
+            module__groups=groups,
+            # Per-sample losses only when there are sample weights to apply.
+            criterion=criterion,
+            criterion__reduction="mean" if sw is None else "none",
+            optimizer=optimizer,
+            lr=float(self.learning_rate_init),
+            max_epochs=int(self.max_epochs),
+            batch_size=batch_size,
+            iterator_train=_TensorBatches,
+            iterator_train__shuffle=True,
+            iterator_train__seed=int(shuffle_seed),
+            iterator_valid=_TensorBatches,
+            # Prediction batches only bound memory; make them large.
+            iterator_valid__batch_size=4096,
+            train_split=None,
+            callbacks=callbacks,
+            device=device,
+            verbose=0,
+            **optimizer_kwargs,
+        )
+        cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        try:
+            # All of the fit's randomness comes from the seeds drawn above; the
+            # user's global torch RNG is restored on exit.
+            with torch.random.fork_rng(devices=cuda_devices):
+                torch.manual_seed(int(init_seed))
+                net.initialize()
+                if warm_state is not None:
+                    net.module_.load_effective_(warm_state)
+                    net.initialize_optimizer()
+                net.partial_fit(train_data, None)
+        finally:
+            monitor.close()
+        if x_mean is not None:
+            net.module_.standardize_inputs_(x_mean, x_scale)
+
+        if monitor.epoch_ == 0:
+            # partial_fit swallows KeyboardInterrupt: nothing was trained.
+            raise KeyboardInterrupt("Training was interrupted before the first epoch ended.")
+        self._read_out(net, monitor, groups)
+        return self
+
+    def _warm_compatible(self, n_features, hidden, n_outputs, classes):
+        if classes is not None and not np.array_equal(getattr(self, "classes_", None), classes):
+            return False
+        module = self.net_.module_
+        shapes = [tuple(layer.weight.shape) for layer in module.layers]
+        sizes = [n_features, *hidden, n_outputs]
+        return (shapes == [(b, a) for a, b in zip(sizes[:-1], sizes[1:])]
+                and type(module.activation) is ACTIVATIONS[self.activation])
+
+    def _read_out(self, net, monitor, groups):
+        module = net.module_
+        dgate, omega = module.dgate()
+        with torch.no_grad():
+            norms = dgate.group_norms(omega)
+            cutoff = _cutoff(norms, self.threshold)
+        # Dropped groups become exact zeros in the network itself, so predictions,
+        # coef_ and support_ agree; the collapsed module is a plain (picklable) MLP.
+        module.collapse_(cutoff)
+        net.initialize_optimizer()  # the old optimizer pointed at the gated factors
+        coef = module.first_layer.weight.detach().cpu().double().numpy()
+        self.net_ = net
+        self.coef_ = coef
+        self.intercept_ = module.first_layer.bias.detach().cpu().double().numpy()
+        self.group_norms_ = groups.group_norms(coef)
+        keep = (self.group_norms_ > 0) | ~groups.penalized
+        self.support_ = keep[groups.feature_group]
+        self.selected_features_ = np.flatnonzero(self.support_)
+        self.feature_importances_ = np.sqrt((coef**2).sum(axis=0))
+        self.groups_ = [idx.copy() for idx in groups.indices]
+        history = net.history
+        self.loss_curve_ = np.asarray(history[:, "train_loss"], dtype=float)
+        self.n_selected_curve_ = np.asarray(monitor.n_selected_, dtype=int)
+        self.n_iter_ = len(history)
+        if self.early_stopping:
+            self.validation_scores_ = np.asarray(monitor.scores_, dtype=float)
+            self.best_validation_score_ = float(monitor.best_score_)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+        if groups.penalized.any() and not keep[groups.penalized].any():
+            warnings.warn(f"alpha={self.alpha:g} removed every feature; predictions ignore X. "
+                          "Decrease alpha.", UserWarning)
+        window = min(self.n_iter_no_change, self.n_iter_)
+        supports = monitor.supports_
+        changed = any(not np.array_equal(s, supports[-1]) for s in supports[-window - 1:-1])
+        if not monitor.stopped_early_ and self.n_iter_ >= self.max_epochs and changed:
+            warnings.warn(
+                f"The selected features were still changing during the last {window} epochs "
+                f"when max_epochs={self.max_epochs} was reached; increase max_epochs (or "
+                "learning_rate_init) for a stable selection.", ConvergenceWarning)
+
+    def _forward(self, X):
+        """Network outputs for validated float X, as a float64 array."""
+        X_t = torch.tensor(np.asarray(X, dtype=np.float32), device=self.net_.device)
+        out = self.net_.forward(_TensorData(X_t), training=False)
+        return out.double().numpy()
+
+    def _validate_X_predict(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=False, reset=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class DGatingMLPClassifier(ClassifierMixin, _DGatingMLPBase):
+    __doc__ = r"""MLP classifier with D-gated input features (nonlinear feature selection).
+
+    Minimizes, by minibatch SGD with momentum,
+
+    .. math::
+
+        \frac{1}{\sum_i s_i}\sum_i s_i\big(-\log p_{y_i}(x_i)\big)
+        + \frac{\alpha}{D}\sum_j c_j\Big(\|\omega_j\|_2^2 + \sum_{d=1}^{D-1}\gamma_{j,d}^2\Big)
+        + l_2\sum_{k\ge2}\|W_k\|_F^2,
+
+    where :math:`p(x)` is the softmax of the network's logits (one per class, two
+    for binary problems), :math:`s_i` the sample weights and the first layer's
+    column group :math:`j` is :math:`W_{1,j} = \omega_j\prod_d\gamma_{j,d}`. At
+    balance the gated term equals :math:`\alpha\sum_j c_j\|W_{1,j}\|_2^{2/D}`, so
+    uninformative features leave the network. Biases are ungated and
+    unpenalized.
+
+    Parameters
+    ----------""" + _PARAMS_DOC + r"""
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)""" + _ATTRS_DOC + r"""
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdgating.mlp import DGatingMLPClassifier
+    >>> X, y = make_classification(n_samples=300, n_features=12, n_informative=3,
+    ...                            n_redundant=0, shuffle=False, random_state=0)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = DGatingMLPClassifier(alpha=0.02, random_state=0).fit(X, y)
+    >>> clf.selected_features_  # doctest: +SKIP
+    array([0, 1, 2])
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network and select features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 or float64; a pandas DataFrame keeps its
+            column names in ``feature_names_in_``). Sparse matrices are refused.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the per-sample loss.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False)
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"y must hold one class label per sample, got target type {type_of_target(y)!r}.")
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"The target has only one class ({encoder.classes_[0]!r}); a classifier "
+                             "needs samples of at least 2 classes.")
+        classes = encoder.classes_
+        y_enc = encoder.transform(y).astype(np.int64)
+        self._fit(X, y_enc, sample_weight, len(classes), torch.nn.CrossEntropyLoss,
+                  _score_classifier, classes=classes)
+        self.classes_ = classes
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, float64 array of shape (n_samples, n_classes); rows sum to 1."""
+        X = self._validate_X_predict(X)
+        logits = self._forward(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        X = self._validate_X_predict(X)
+        logits = self._forward(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predicted class labels, shape (n_samples,)."""
+        X = self._validate_X_predict(X)
+        return self.classes_[self._forward(X).argmax(axis=1)]
+
+
+class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
+    __doc__ = r"""MLP regressor with D-gated input features (nonlinear feature selection).
+
+    Minimizes, by minibatch SGD with momentum,
+
+    .. math::
+
+        \frac{1}{\sum_i s_i}\sum_i s_i\,\frac{1}{2K}\big\|\tilde y_i - f(x_i)\big\|_2^2
+        + \frac{\alpha}{D}\sum_j c_j\Big(\|\omega_j\|_2^2 + \sum_{d=1}^{D-1}\gamma_{j,d}^2\Big)
+        + l_2\sum_{k\ge2}\|W_k\|_F^2,
+
+    with :math:`K` targets, :math:`\tilde y` the targets standardized internally
+    (weighted mean 0 and standard deviation 1 per target, undone in
+    :meth:`predict`, so the defaults work for any target scale) and the first
+    layer's column group :math:`j` written :math:`W_{1,j} = \omega_j\prod_d\gamma_{j,d}`.
+    At balance the gated term equals :math:`\alpha\sum_j c_j\|W_{1,j}\|_2^{2/D}`.
+    Biases are ungated and unpenalized.
+
+    Parameters
+    ----------""" + _PARAMS_DOC + r"""
+    Attributes
+    ----------""" + _ATTRS_DOC + r"""
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdgating.mlp import DGatingMLPRegressor
+    >>> X, y = make_friedman1(n_samples=300, n_features=10, random_state=0)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> reg = DGatingMLPRegressor(alpha=0.01, random_state=0).fit(X, y)
+    >>> reg.selected_features_  # doctest: +SKIP
+    array([0, 1, 2, 3, 4])
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network and select features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 or float64; a pandas DataFrame keeps its
+            column names in ``feature_names_in_``). Sparse matrices are refused.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the per-sample loss.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False,
+                             multi_output=True, y_numeric=True)
+        y = np.asarray(y, dtype=np.float64)
+        y_2d = y.reshape(len(y), -1)
+        mean, scale = _weighted_mean_std(
+            y_2d, None if sample_weight is None else check_sample_weight(sample_weight, len(y)))
+        self._fit(X, ((y_2d - mean) / scale).astype(np.float32), sample_weight,
+                  y_2d.shape[1], HalfSquaredError, _score_regressor)
+        self._y_mean, self._y_scale, self._y_ndim = mean, scale, y.ndim
+        return self
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) if y was 1-D, else (n_samples, n_targets)."""
+        X = self._validate_X_predict(X)
+        pred = self._forward(X) * self._y_scale + self._y_mean
+        return pred[:, 0] if self._y_ndim == 1 else pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
