@@ -692,6 +692,16 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         # Dropped groups become exact zeros in the network itself, so predictions,
         # coef_ and support_ agree; the collapsed module is a plain (picklable) MLP.
         module.collapse_(cutoff)
+        # The loss is checked every batch, but it can explode while staying finite
+        # (2 * learning_rate * alpha / D > 1 makes the decay of the factors overshoot),
+        # and the last updates can leave weights too large to collapse.
+        losses = np.asarray(net.history[:, "train_loss"], dtype=float)
+        exploded = losses[-1] > 1e4 * max(losses[0], 1.0)
+        if exploded or not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+            raise ValueError(
+                f"The training loss grew from {losses[0]:.3g} to {losses[-1]:.3g}: the optimization "
+                f"diverged. Lower learning_rate_init (now {self.learning_rate_init:g}) or alpha "
+                f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler).")
         net.initialize_optimizer()  # the old optimizer pointed at the gated factors
         coef = module.first_layer.weight.detach().cpu().double().numpy()
         self.net_ = net
@@ -802,7 +812,7 @@ class DGatingMLPClassifier(ClassifierMixin, _DGatingMLPBase):
             raise ValueError(f"y must hold one class label per sample, got target type {type_of_target(y)!r}.")
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
-            raise ValueError(f"The target has only one class ({encoder.classes_[0]!r}); a classifier "
+            raise ValueError(f"The target has only one class ('{encoder.classes_[0]}'); a classifier "
                              "needs samples of at least 2 classes.")
         classes = encoder.classes_
         y_enc = encoder.transform(y).astype(np.int64)

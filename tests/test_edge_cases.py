@@ -80,3 +80,13 @@ def test_constant_and_duplicated_columns():
     assert not est.support_[4] and not est.support_[5]  # constant columns carry no signal
     # D>=3 keeps at most one of two identical columns (the penalty prefers concentration)
     assert not (est.support_[0] and est.support_[3])
+
+
+def test_mlp_whose_loss_explodes_while_finite_raises_naming_the_settings():
+    # 2 * lr * alpha / D >> 1: the decay of the factors overshoots, the loss grows to ~1e33
+    # without becoming inf; the fit must stop with an error, never return NaN coefficients.
+    from skdgating import DGatingMLPClassifier
+
+    with pytest.raises(ValueError, match="learning_rate_init.*alpha"):
+        DGatingMLPClassifier(D=2, alpha=1000.0, batch_size=8, hidden_layer_sizes=(4,), max_epochs=2,
+                             random_state=0).fit(X[:20, :1], Y_BIN[:20])

@@ -17,7 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingMLPClassifier, DGatingMLPRegressor
+
+# small, fast networks: the property is about input handling, not about accuracy
+MLP_FAST = dict(hidden_layer_sizes=(4,), max_epochs=2, batch_size=8)
 
 CASES = Counter()
 MESSAGES = Counter()
@@ -75,6 +78,8 @@ def datasets(draw, classification):
 
 def check_case(Est, X, y, params):
     CASES[Est.__name__] += 1
+    if Est in (DGatingMLPClassifier, DGatingMLPRegressor):
+        params = {**params, **MLP_FAST}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scaling, empty-model and convergence warnings are fine
@@ -86,13 +91,13 @@ def check_case(Est, X, y, params):
         MESSAGES[re.sub(r"[-+]?\d[\d.e+-]*", "#", message)[:90]] += 1
         return
     assert pred.shape == (X.shape[0],)
-    if Est is DGatingGroupLasso:
+    assert np.all(np.isfinite(est.coef_))
+    if Est in (DGatingGroupLasso, DGatingMLPRegressor):
         assert np.all(np.isfinite(pred))
-        assert np.all(np.isfinite(est.coef_))
     else:
         proba = est.predict_proba(X)
-        assert np.all(np.isfinite(proba))
-        np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-10)
+        assert proba.dtype == np.float64 and np.all(np.isfinite(proba))
+        np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
         assert set(np.unique(pred)) <= set(np.unique(y))
 
 
@@ -110,6 +115,22 @@ def test_regressor_never_crashes_or_returns_nan(data):
 @given(data=datasets(classification=True))
 def test_classifier_never_crashes_or_returns_nan(data):
     check_case(DGatingLogisticGroupLasso, *data)
+
+
+MLP_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                        derandomize=True)
+
+
+@MLP_SETTINGS
+@given(data=datasets(classification=False))
+def test_mlp_regressor_never_crashes_or_returns_nan(data):
+    check_case(DGatingMLPRegressor, *data)
+
+
+@MLP_SETTINGS
+@given(data=datasets(classification=True))
+def test_mlp_classifier_never_crashes_or_returns_nan(data):
+    check_case(DGatingMLPClassifier, *data)
 
 
 def test_report_property_counts():
