@@ -135,8 +135,6 @@ def _preprocessor(X):
 
 
 def _model(args, task, labels):
-    from sklearn.model_selection import GridSearchCV
-
     from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
     from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
 
@@ -154,7 +152,40 @@ def _model(args, task, labels):
     est = Est(groups=groups, D=args.D, random_state=0, verbose=0 if args.quiet else 1)
     if args.alpha is not None:
         return est.set_params(alpha=args.alpha)
-    return GridSearchCV(est.set_params(verbose=0), {"alpha": [1e-3, 3e-3, 1e-2, 3e-2]}, cv=args.cv, refit=True)
+    return _MLPAlphaSearch(est, [1e-3, 3e-3, 1e-2, 3e-2], args.cv, progress=not args.quiet)
+
+
+class _MLPAlphaSearch:
+    """Choose the MLP's alpha by K-fold CV with a progress bar over the fits, then refit.
+
+    (GridSearchCV does the same without a progress bar.)
+    """
+
+    def __init__(self, estimator, alphas, cv, progress):
+        self.estimator, self.alphas, self.cv, self.progress = estimator, alphas, cv, progress
+
+    def fit(self, X, y):
+        from sklearn.base import clone, is_classifier
+        from sklearn.model_selection import check_cv
+        from tqdm.auto import tqdm
+
+        folds = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y))
+        quiet = clone(self.estimator).set_params(verbose=0)
+        scores = np.zeros(len(self.alphas))
+        with tqdm(total=len(self.alphas) * len(folds) + 1, desc="choosing alpha", unit="fit",
+                  disable=not self.progress, file=sys.stderr) as bar:
+            for i, alpha in enumerate(self.alphas):
+                for train, test in folds:
+                    model = clone(quiet).set_params(alpha=alpha).fit(X[train], y[train])
+                    scores[i] += model.score(X[test], y[test]) / len(folds)
+                    bar.update()
+            self.alpha_ = self.alphas[int(np.argmax(scores))]
+            self.best_estimator_ = clone(quiet).set_params(alpha=self.alpha_).fit(X, y)
+            bar.update()
+        return self
+
+    def score(self, X, y):
+        return self.best_estimator_.score(X, y)
 
 
 def select(args):

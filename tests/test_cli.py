@@ -81,3 +81,13 @@ def test_unreadable_files(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00garbage\x00\n\x00")
     out = run("select", str(bad), "--target", "y")
     assert out.returncode == 2 and out.stderr.startswith("skdgating: error:")
+
+
+def test_select_with_the_mlp_shows_progress_and_finds_the_signal(csv, tmp_path):
+    out_file = tmp_path / "mlp.json"
+    out = run("select", str(csv), "--target", "price", "--model", "mlp", "--cv", "2", "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    assert "choosing alpha" in out.stderr  # the progress bar
+    selected = {s["column"] for s in json.loads(out_file.read_text())["selected"]}
+    # ("label" is derived from the target, so it is a legitimate signal here)
+    assert {"age", "color"} <= selected and not selected & {f"noise{i}" for i in range(6)}

@@ -51,11 +51,21 @@ def test_round_trip_in_a_fresh_process(name, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy", allow_pickle=True), expected)
 
 
-def test_path_result_pickles():
+def test_path_result_round_trip_in_a_fresh_process(tmp_path):
     path = dgating_path(DGatingGroupLasso(D=2), X, y.astype(float), alphas=4)
-    again = pickle.loads(pickle.dumps(path))
-    np.testing.assert_array_equal(again.coefs, path.coefs)
-    np.testing.assert_array_equal(again.estimators[2].predict(X), path.estimators[2].predict(X))
+    joblib.dump(path, tmp_path / "path.joblib")
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import joblib, numpy as np\n"
+        f"d = {str(tmp_path)!r}\n"
+        "path = joblib.load(d + '/path.joblib')\n"
+        "X = np.load(d + '/X.npy')\n"
+        "np.save(d + '/coefs.npy', path.coefs)\n"
+        "np.save(d + '/pred.npy', np.array([e.predict(X) for e in path.estimators]))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    np.testing.assert_array_equal(np.load(tmp_path / "coefs.npy"), path.coefs)
+    np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), np.array([e.predict(X) for e in path.estimators]))
 
 
 def test_loading_under_another_version_warns():
