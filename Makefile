@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.skdgating-installed
 # One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: install test demo bench bench-mlp clean docs
+.PHONY: install test demo bench bench-mlp bench-compaction clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-mlp: install
 	$(PY) -m pip install -q h5py
 	$(THREADS) $(PY) benchmarks/bench_mlp_selection.py
 	$(THREADS) $(PY) benchmarks/bench_mlp_overhead.py
+
+bench-compaction: install
+	$(THREADS) $(PY) benchmarks/bench_compaction.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/_build docs/generated

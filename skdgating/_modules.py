@@ -1,15 +1,30 @@
-"""Torch modules behind the D-gated MLP estimators.
+r"""Torch modules behind the D-gated MLP estimators.
 
 :class:`MLP` is a multilayer perceptron (``Linear -> activation -> ... -> Linear``)
 whose first ``Linear`` has its input columns (or groups of columns) D-gated with
-the shared primitive :func:`skdgating.gating.gate`; every other weight stays
-plain. With ``D=None`` nothing is gated, which gives the identical ungated network
-(used as the reference in the overhead benchmark).
+the shared primitive :func:`skdgating.gating.gate`. With ``gate_hidden=True``
+every hidden neuron is a D-gated group too: its *outgoing* column in the next
+layer's weight (``dim=1``), the same rule as for the inputs (an input feature's
+group is its outgoing column in the first layer). Every weight matrix then
+carries exactly one gate, so no parametrizations are stacked. With ``D=None``
+nothing is gated, which gives the identical ungated network (used as the
+reference in the overhead benchmark).
+
+Why the outgoing column. A neuron whose outgoing column is zero is never read:
+deleting it (its row, its bias entry and the column) is exact whatever its bias
+and activation. A zero *incoming* row would leave the ungated bias behind, a
+constant :math:`\sigma(b_k)` that has to be folded into the next layer. And with
+every matrix gated (the inputs' columns of the first one, the neurons' columns of
+the others), ReLU rescaling (shrinking one layer, growing the next) moves
+penalty between gated groups instead of dodging it: the problem stays
+well-posed without any ungated weight decay (remedy (b) of the method notes).
 
 There is deliberately no normalization layer after the gated layer: BatchNorm or
 LayerNorm would make each gated column scale-invariant, so the penalty could
 shrink a column's scale without removing its influence.
 """
+
+import copy
 
 import torch
 from torch import nn
@@ -51,25 +66,43 @@ class MLP(nn.Module):
         Partition of the input columns (:func:`~skdgating.groups.make_groups`);
         default: one group per column.
     gate_init : {"ones", "balanced"}, default="ones"
+    gate_hidden : bool, default=False
+        Also D-gate every hidden neuron: its outgoing column in the next
+        layer's weight is one group (group weight 1), with strength
+        ``alpha_hidden``. Ignored when ``D`` is None.
+    alpha_hidden : float or None, default=None
+        Strength of the neurons' penalty; ``None`` uses ``alpha``.
 
     Notes
     -----
     The plain L2 penalty on the ungated weight matrices that the estimators use
     is not part of :meth:`penalty`: they apply it as the equivalent coupled
-    weight decay of the optimizer (see :data:`UNGATED_WEIGHTS`).
+    weight decay of the optimizer (see :data:`UNGATED_WEIGHTS`). With
+    ``gate_hidden=True`` no weight matrix is ungated.
     """
 
     def __init__(self, n_features, hidden_layer_sizes, n_outputs, activation="relu",
-                 D=None, alpha=0.0, groups=None, gate_init="ones"):
+                 D=None, alpha=0.0, groups=None, gate_init="ones", gate_hidden=False,
+                 alpha_hidden=None):
         super().__init__()
         self.standardize = False
         sizes = [int(n_features), *(int(h) for h in hidden_layer_sizes), int(n_outputs)]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.activation = ACTIVATIONS[activation]()
         self.gated = D is not None
+        # Indices of the layers whose weight is D-gated (inputs: 0; neurons: 1, 2, ...).
+        self.gated_layers = []
         if self.gated:
             gate(self.layers[0], "weight", dim=1, D=D, alpha=alpha, groups=groups,
                  gate_init=gate_init)
+            self.gated_layers.append(0)
+            if gate_hidden:
+                strength = alpha if alpha_hidden is None else alpha_hidden
+                for k in range(1, len(self.layers)):
+                    # One group per neuron of layer k-1: its outgoing column here.
+                    gate(self.layers[k], "weight", dim=1, D=D, alpha=strength, groups=None,
+                         group_weights="ones", gate_init=gate_init)
+                    self.gated_layers.append(k)
 
     @property
     def first_layer(self):
@@ -98,51 +131,84 @@ class MLP(nn.Module):
         self.standardize = True
 
     def ungated_weights(self):
-        """Weight matrices of every layer after the first (the first one is gated)."""
-        return [layer.weight for layer in self.layers[1:]]
+        """Weight matrices of the layers that carry no gate."""
+        return [layer.weight for k, layer in enumerate(self.layers) if k not in self.gated_layers]
 
     def penalty(self):
-        r"""The D-Gating penalty of the first layer (0 when ungated or collapsed)."""
-        # Only the first layer can be gated: searching it alone keeps the per-batch cost small.
+        r"""The D-Gating penalty of every gated layer (0 when ungated or collapsed)."""
         if not self.gated:
             return self.layers[0].bias.new_zeros(())
-        return dgating_penalty(self.layers[0])
+        # Only the gated layers are searched: that keeps the per-batch cost small.
+        total = dgating_penalty(self.layers[0])
+        for k in self.gated_layers[1:]:
+            total = total + dgating_penalty(self.layers[k])
+        return total
 
-    def dgate(self):
-        """``(dgate, omega)`` of the gated first layer."""
-        for _, _, dgate, omega in gated_parametrizations(self.layers[0]):
+    def dgate(self, layer=0):
+        """``(dgate, omega)`` of a gated layer (default: the first, the input features)."""
+        for _, _, dgate, omega in gated_parametrizations(self.layers[layer]):
             return dgate, omega
-        raise RuntimeError("The first layer is not gated.")
+        raise RuntimeError(f"Layer {layer} is not gated.")
 
     @torch.no_grad()
-    def collapse_(self, threshold):
-        """Replace the gated first layer by its effective weight, in place.
+    def collapse_(self, threshold, hidden_thresholds=None):
+        """Replace every gated layer by its effective weight, in place.
 
-        Groups whose norm is ``<= threshold`` become exactly zero. Afterwards
-        the module is a plain MLP (picklable: parametrized modules are not).
+        Groups of the first layer whose norm is ``<= threshold`` become exactly
+        zero, and so do the neurons' groups of gated layer ``k >= 1`` whose norm
+        is ``<= hidden_thresholds[k - 1]`` (default: ``threshold``). Afterwards the
+        module is a plain MLP (picklable: parametrized modules are not).
         """
-        collapse_(self.layers[0], threshold=threshold)
+        for k in self.gated_layers:
+            cutoff = threshold if k == 0 or hidden_thresholds is None else hidden_thresholds[k - 1]
+            collapse_(self.layers[k], threshold=cutoff)
         self.gated = False
+        self.gated_layers = []
 
     @torch.no_grad()
     def load_effective_(self, state_dict, gate_init="balanced"):
         """Start from the layer weights of an ungated (collapsed) MLP of the same shape.
 
-        The first layer's effective weight is assigned through the
+        The effective weight of every gated layer is assigned through its
         parametrization, so its gates start from ``gate_init`` (``"balanced"``:
         the balanced factorization of those weights, which keeps the function
         and starts directly in the sparse regime).
         """
-        first_key = "layers.0.weight"
+        gated_keys = {f"layers.{k}.weight": k for k in self.gated_layers}
         # Layer weights only: the standardization buffers belong to the new data.
-        rest = {k: v for k, v in state_dict.items() if k.startswith("layers.") and k != first_key}
-        _, unexpected = self.load_state_dict(rest, strict=False)
-        if unexpected:
-            raise ValueError(f"Unexpected weights {unexpected} for this architecture.")
-        dgate, _ = self.dgate()
-        dgate.gate_init = gate_init
-        # Assigning to a parametrized weight calls DGate.right_inverse.
-        self.layers[0].weight = state_dict[first_key].to(self.layers[0].bias.device)
+        rest = {k: v for k, v in state_dict.items() if k.startswith("layers.") and k not in gated_keys}
+        missing, unexpected = self.load_state_dict(rest, strict=False)
+        missing = [k for k in missing if k.startswith("layers.") and "parametrizations" not in k]
+        if unexpected or missing:
+            raise ValueError(f"Weights {unexpected or missing} do not fit this architecture.")
+        for key, k in gated_keys.items():
+            dgate, _ = self.dgate(k)
+            dgate.gate_init = gate_init
+            # Assigning to a parametrized weight calls DGate.right_inverse.
+            self.layers[k].weight = state_dict[key].to(self.layers[k].bias.device)
+            # right_inverse gives exactly-zero groups gates 1 (right for a fresh start,
+            # where 0 would be a critical point). A warm start must keep a dropped group
+            # at that critical point: with gates 1 it would regrow from the first step
+            # and need about D ln2 / (4 lr alpha) steps to die again, so a warm-started
+            # path would re-admit noise features at every alpha. Zero gates (the
+            # balanced factorization of a zero group) keep it exactly zero.
+            dgate, omega = self.dgate(k)
+            dead = (dgate.group_norms(omega) == 0) & dgate.penalized
+            dgate.gates[dead] = 0.0
+
+    def plain_layers(self):
+        """The network as a list of plain modules ``[Linear, act, Linear, ..., Linear]``.
+
+        Deep copies, without the input standardization; raises if still gated.
+        """
+        if self.gated:
+            raise RuntimeError("Collapse the gated layers first (MLP.collapse_).")
+        modules = []
+        for k, layer in enumerate(self.layers):
+            if k:
+                modules.append(copy.deepcopy(self.activation))
+            modules.append(copy.deepcopy(layer))
+        return modules
 
 
 class HalfSquaredError(nn.Module):

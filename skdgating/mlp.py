@@ -19,11 +19,18 @@ momentum drives the columns of uninformative features to exactly zero (for
 ``D>=3`` the gate product underflows to ``0.0``), so the fitted network is also a
 feature selector.
 
+With ``gate_hidden=True`` every hidden neuron is a D-gated group as well (its
+outgoing column in the next weight matrix, strength ``alpha_hidden``), so whole
+neurons leave the network too. After ``fit`` the dead features and neurons are
+removed physically: :meth:`~DGatingMLPClassifier.compress` returns the small
+network as a plain ``torch.nn.Sequential``, and ``predict`` runs through it.
+
 Both estimators compose :mod:`skorch`: ``fit`` builds a ``skorch.NeuralNet``
 (``net_``) around :class:`skdgating._modules.MLP`; only scikit-learn classes are
 public.
 """
 
+import copy
 import math
 import sys
 import warnings
@@ -45,6 +52,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._modules import ACTIVATIONS, MLP, UNGATED_WEIGHTS, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._validation import check_D, check_sample_weight, check_scalar
+from .compaction import _compact_modules
 from .groups import make_groups
 
 __all__ = ["DGatingMLPClassifier", "DGatingMLPRegressor"]
@@ -365,7 +373,22 @@ _PARAMS_DOC = """
     warm_start : bool, default=False
         Start from the previous fit's weights when the architecture is
         unchanged; the gates restart from the balanced factorization of the
-        previous first-layer weights and the optimizer state is not kept.
+        previous (gated) weights and the optimizer state is not kept.
+    gate_hidden : bool, default=False
+        Also D-gate every hidden neuron, for structured compaction: neuron
+        :math:`k` of hidden layer :math:`l` is the group formed by its
+        *outgoing* weights, column :math:`k` of :math:`W_{l+1}` (group weight
+        1), penalized with ``alpha_hidden``. This is the same rule as for the
+        inputs (a feature's group is its column of :math:`W_1`): a zero
+        outgoing column makes a neuron irrelevant whatever its bias, so it is
+        removed exactly, and with every weight matrix gated, moving scale
+        between layers through the ReLU only moves penalty between groups.
+        No weight matrix is left ungated, so ``l2`` has no effect. Dead neurons
+        are read out with ``threshold`` applied per layer, like the features.
+    alpha_hidden : float or None, default=None
+        Strength of the neurons' penalty (``>= 0``) with ``gate_hidden=True``;
+        ``None`` uses ``alpha`` (the same price per group for a feature and a
+        neuron). Ignored without ``gate_hidden``.
 """
 
 _ATTRS_DOC = """
@@ -399,8 +422,19 @@ _ATTRS_DOC = """
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
+    n_neurons_ : ndarray of int, shape (n_hidden_layers,)
+        Surviving neurons per hidden layer: the widths of the network returned
+        by :meth:`compress`. A neuron is removed when its outgoing weights are
+        all zero, or when all of its inputs were removed (it then outputs a
+        constant, which is folded into the next layer's bias); the second case
+        also happens without ``gate_hidden``.
+    neuron_support_ : list of ndarray of bool
+        Which neurons of each hidden layer survive, one mask per hidden layer.
     net_ : skorch.NeuralNet
-        The trained network (its first layer already collapsed and thresholded).
+        The trained network at full size, collapsed and thresholded: the
+        weights of removed features and neurons are exactly zero (so ``coef_``
+        has zero rows for removed first-layer neurons). ``predict`` runs the
+        equivalent compact network of :meth:`compress` instead.
 
     Notes
     -----
@@ -431,6 +465,56 @@ def _cutoff(norms, threshold):
     """Largest group norm that is still dropped (see the ``threshold`` parameter)."""
     top = float(norms.max()) if norms.numel() else 0.0
     return max(threshold * top, _NORM_FLOOR)
+
+
+# Rows per forward call in predict (bounds the memory of the hidden activations).
+_PREDICT_BATCH = 65536
+
+
+def _compact_layers(module):
+    """The collapsed ``module`` as compacted plain layers, on the CPU.
+
+    Returns ``(layers, kept)``: the modules ``[Linear, act, ..., Linear]`` (on
+    standardized inputs) with dead neurons removed by the rules of
+    :func:`skdgating.compaction.compact` (every input column is kept here) and,
+    per hidden layer, the sorted indices of the surviving neurons.
+    """
+    layers = [m.cpu() for m in module.plain_layers()]
+    boundaries = _compact_modules(layers)
+    return layers, [bd.kept for bd in boundaries]
+
+
+@torch.no_grad()
+def _write_back_(module, layers, kept):
+    """Load the compacted layers into the full-size ``module``, zero-padded.
+
+    A removed neuron gets a zero row, bias and outgoing column: it is never read,
+    so the full network computes exactly what the compact one does.
+    """
+    rows = [*kept, None]  # the output layer keeps every row
+    for k, (full, small) in enumerate(zip(module.layers, layers[::2])):
+        out_idx = torch.arange(full.out_features) if rows[k] is None else torch.as_tensor(rows[k])
+        in_idx = torch.arange(full.in_features) if k == 0 else torch.as_tensor(kept[k - 1])
+        W = torch.zeros(full.weight.shape, dtype=full.weight.dtype)
+        W[out_idx[:, None], in_idx[None, :]] = small.weight.detach()
+        b = torch.zeros(full.bias.shape, dtype=full.bias.dtype)
+        b[out_idx] = small.bias.detach()
+        full.weight.copy_(W)
+        full.bias.copy_(b)
+
+
+def _select_inputs(layers, selected):
+    """``nn.Sequential`` of the compact layers, its first layer cut to the selected columns.
+
+    The other columns are zero in every surviving row (a feature is selected
+    when its group has a nonzero column), so dropping them is exact.
+    """
+    layers = [copy.deepcopy(m) for m in layers]
+    first = layers[0]
+    cols = torch.as_tensor(np.asarray(selected, dtype=np.int64))
+    first.weight = torch.nn.Parameter(first.weight.detach()[:, cols].contiguous())
+    first.in_features = len(cols)
+    return torch.nn.Sequential(*layers).eval()
 
 
 def _weighted_mean_std(A, w=None):
@@ -471,7 +555,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                  learning_rate="cosine", momentum=0.9, batch_size=32, max_epochs=200,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  threshold=1e-3, standardize=True, device="cpu", random_state=None, verbose=0,
-                 warm_start=False):
+                 warm_start=False, gate_hidden=False, alpha_hidden=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.D = D
@@ -495,6 +579,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.gate_hidden = gate_hidden
+        self.alpha_hidden = alpha_hidden
 
     # ---------------------------------------------------------------- validation
     def _hidden_sizes(self):
@@ -519,6 +605,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         check_D(self.D)
         check_scalar(self.alpha, "alpha", low=0.0)
         check_scalar(self.l2, "l2", low=0.0)
+        if self.alpha_hidden is not None:
+            check_scalar(self.alpha_hidden, "alpha_hidden", low=0.0)
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
         check_scalar(self.learning_rate_init, "learning_rate_init", low=0.0, low_inclusive=False)
@@ -529,7 +617,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             raise ValueError("momentum must be < 1, got 1.0.")
         check_scalar(self.batch_size, "batch_size", low=1, integer=True)
         check_scalar(self.max_epochs, "max_epochs", low=1, integer=True)
-        for name in ("early_stopping", "warm_start", "standardize"):
+        for name in ("early_stopping", "warm_start", "standardize", "gate_hidden"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}.")
         check_scalar(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
@@ -633,6 +721,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             module__D=check_D(self.D),
             module__alpha=float(self.alpha),
             module__groups=groups,
+            module__gate_hidden=bool(self.gate_hidden),
+            module__alpha_hidden=None if self.alpha_hidden is None else float(self.alpha_hidden),
             # Per-sample losses only when there are sample weights to apply.
             criterion=criterion,
             criterion__reduction="mean" if sw is None else "none",
@@ -689,9 +779,12 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         with torch.no_grad():
             norms = dgate.group_norms(omega)
             cutoff = _cutoff(norms, self.threshold)
+            # The neurons of each gated hidden layer: the same relative rule, per layer.
+            hidden_cutoffs = [_cutoff(d.group_norms(o), self.threshold)
+                              for d, o in (module.dgate(k) for k in module.gated_layers[1:])]
         # Dropped groups become exact zeros in the network itself, so predictions,
         # coef_ and support_ agree; the collapsed module is a plain (picklable) MLP.
-        module.collapse_(cutoff)
+        module.collapse_(cutoff, hidden_cutoffs)
         # The loss is checked every batch, but it can explode while staying finite
         # (2 * learning_rate * alpha / D > 1 makes the decay of the factors overshoot),
         # and the last updates can leave weights too large to collapse.
@@ -702,6 +795,10 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 f"The training loss grew from {losses[0]:.3g} to {losses[-1]:.3g}: the optimization "
                 f"diverged. Lower learning_rate_init (now {self.learning_rate_init:g}) or alpha "
                 f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler).")
+        # Dead neurons: zero their rows, biases and outgoing columns in place (exact;
+        # constant outputs are folded), so coef_ and support_ describe the compact network.
+        layers, kept = _compact_layers(module)
+        _write_back_(module, layers, kept)
         net.initialize_optimizer()  # the old optimizer pointed at the gated factors
         coef = module.first_layer.weight.detach().cpu().double().numpy()
         self.net_ = net
@@ -713,6 +810,10 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         self.selected_features_ = np.flatnonzero(self.support_)
         self.feature_importances_ = np.sqrt((coef**2).sum(axis=0))
         self.groups_ = [idx.copy() for idx in groups.indices]
+        widths = [layer.out_features for layer in module.layers[:-1]]
+        self.neuron_support_ = [np.isin(np.arange(h), k) for h, k in zip(widths, kept)]
+        self.n_neurons_ = np.array([len(k) for k in kept], dtype=int)
+        self._compact_module = _select_inputs(layers, self.selected_features_)
         history = net.history
         self.loss_curve_ = np.asarray(history[:, "train_loss"], dtype=float)
         self.n_selected_curve_ = np.asarray(monitor.n_selected_, dtype=int)
@@ -736,11 +837,82 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 f"when max_epochs={self.max_epochs} was reached; increase max_epochs (or "
                 "learning_rate_init) for a stable selection.", ConvergenceWarning)
 
+    def _compact(self):
+        """The compact network ``predict`` runs through (standardized inputs)."""
+        compact = getattr(self, "_compact_module", None)
+        if compact is None:  # a pickle from before compaction existed
+            layers, _ = _compact_layers(self.net_.module_)
+            compact = _select_inputs(layers, self.selected_features_)
+        return compact
+
+    def _standardization(self):
+        """float64 ``(mean, inv_scale)`` of the selected columns, or None (no standardization)."""
+        module = self.net_.module_
+        if not module.standardize:
+            return None
+        sel = self.selected_features_
+        return (module.x_mean.detach().cpu().double().numpy()[sel],
+                module.x_inv_scale.detach().cpu().double().numpy()[sel])
+
     def _forward(self, X):
-        """Network outputs for validated float X, as a float64 array."""
-        X_t = torch.tensor(np.asarray(X, dtype=np.float32), device=self.net_.device)
-        out = self.net_.forward(_TensorData(X_t), training=False)
-        return out.double().numpy()
+        """Network outputs for validated float X, as a float64 array.
+
+        Runs the compact network (dead features and neurons removed, see
+        :meth:`compress`) on the selected columns, standardized in float64, on
+        the CPU.
+        """
+        module = self._compact()
+        X_sel = np.asarray(X)[:, self.selected_features_].astype(np.float64)
+        standardization = self._standardization()
+        if standardization is not None:
+            X_sel -= standardization[0]
+            X_sel *= standardization[1]
+        X_sel = X_sel.astype(np.float32)
+        with torch.no_grad():
+            out = [module(torch.from_numpy(X_sel[start:start + _PREDICT_BATCH]))
+                   for start in range(0, len(X_sel), _PREDICT_BATCH)]
+        return torch.cat(out).double().numpy()
+
+    @torch.no_grad()
+    def compress(self):
+        """The fitted network with dead features and neurons physically removed.
+
+        Returns a new plain ``torch.nn.Sequential`` (``Linear``, activation, ...,
+        ``Linear``; float32, on the CPU, in eval mode) that takes the **selected
+        columns only**, raw: ``X[:, selected_features_]`` (the internal
+        standardization is folded into the first layer). Its hidden widths are
+        ``n_neurons_``. It computes what the estimator predicts with, up to
+        float32 rounding: the logits for a classifier (``predict_proba`` is
+        their softmax, ``predict`` takes ``classes_`` at their argmax), the
+        predictions in the target's units for a regressor (the internal target
+        standardization is folded into the last layer). It depends on nothing
+        but PyTorch: save it with ``torch.save``, trace it with
+        ``torch.jit.trace`` or ``torch.export.export``, or export it to ONNX.
+        Every call returns an independent copy (fine-tune it freely).
+
+        Folding happens in float64, but the result runs in float32: with inputs
+        whose mean is large against their spread (or, for a regressor, a target
+        mean large against its spread), expect differences from ``predict`` of
+        order 1e-7 times that ratio.
+
+        Returns
+        -------
+        torch.nn.Sequential
+        """
+        check_is_fitted(self)
+        module = copy.deepcopy(self._compact())
+        standardization = self._standardization()
+        if standardization is not None:
+            first = module[0]
+            mean, inv_scale = (torch.from_numpy(a) for a in standardization)
+            W = first.weight.double() * inv_scale
+            b = first.bias.double() - W @ mean
+            first.weight = torch.nn.Parameter(W.to(first.weight.dtype))
+            first.bias = torch.nn.Parameter(b.to(first.bias.dtype))
+        return self._to_output_scale(module).eval()
+
+    def _to_output_scale(self, module):
+        return module
 
     def _validate_X_predict(self, X):
         check_is_fitted(self)
@@ -910,6 +1082,18 @@ class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
         X = self._validate_X_predict(X)
         pred = self._forward(X) * self._y_scale + self._y_mean
         return pred[:, 0] if self._y_ndim == 1 else pred
+
+    @torch.no_grad()
+    def _to_output_scale(self, module):
+        # The network predicts standardized targets: fold y = out * scale + mean
+        # into the last layer (computed in float64, stored in float32).
+        last = module[-1]
+        scale = torch.as_tensor(self._y_scale, dtype=torch.float64).reshape(-1)
+        mean = torch.as_tensor(self._y_mean, dtype=torch.float64).reshape(-1)
+        dtype = last.weight.dtype
+        last.weight = torch.nn.Parameter((last.weight.double() * scale[:, None]).to(dtype))
+        last.bias = torch.nn.Parameter((last.bias.double() * scale + mean).to(dtype))
+        return module
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

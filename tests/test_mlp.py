@@ -20,6 +20,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import clone
+from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectFromModel
 from sklearn.model_selection import GridSearchCV
@@ -540,3 +541,16 @@ def test_adam_and_gated_linear_model_run():
     assert adam.coef_.shape == (8, 10)
     linear = DGatingMLPClassifier(hidden_layer_sizes=(), max_epochs=5, random_state=0).fit(X, y)
     assert linear.coef_.shape == (2, 10)  # the gated layer is the output layer
+
+
+def test_warm_start_keeps_dropped_columns_dropped():
+    # A dropped column must stay at the critical point 0 when training continues
+    # (even at alpha=0); re-gating it with gates 1 let it regrow (found by the path benchmark).
+    X, y = make_classification(300, 10, n_informative=2, n_redundant=0, shuffle=False, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    est = DGatingMLPClassifier(D=3, alpha=0.05, hidden_layer_sizes=(16,), max_epochs=40, random_state=0).fit(X, y)
+    dropped = ~est.support_
+    assert dropped.any()
+    est.set_params(warm_start=True, alpha=0.0, max_epochs=5).fit(X, y)
+    assert not est.support_[dropped].any()
+    assert np.all(est.coef_[:, dropped] == 0.0)
