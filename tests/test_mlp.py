@@ -34,18 +34,12 @@ from skdgating._modules import MLP
 from skdgating.groups import make_groups
 from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
+from _planted import regression_data
+
 
 # --------------------------------------------------------------------------------------
 # Data with planted supports
 # --------------------------------------------------------------------------------------
-def regression_data(seed=0, n=300, p=10):
-    """y depends on columns 0, 1, 2 only (nonlinearly)."""
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, p)
-    y = 2 * np.sin(X[:, 0]) + X[:, 1] ** 2 + X[:, 2] + 0.1 * rng.randn(n)
-    return X, y
-
-
 def classification_data(seed=0, n=300, p=10):
     """The class depends on columns 0, 1, 2 only, through the interaction x0 * x1."""
     rng = np.random.RandomState(seed)
