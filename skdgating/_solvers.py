@@ -32,7 +32,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, eigh
+from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
@@ -46,47 +46,71 @@ SUPPORT_THRESHOLD = 1e-7
 # and then re-checked by the group-lasso KKT test (see solve).
 KKT_READOUT_THRESHOLD = 1e-4
 MAX_RESTARTS = 3
+# D=2, L-BFGS-only subproblems (multinomial): early working sets are solved to
+# COARSE times the outer optimality violation.
+COARSE = 0.1
+# D=2: zero groups with ||G_j|| >= (1 - NEAR) alpha c_j join the working set early.
+NEAR = 0.03
 
 
 # --------------------------------------------------------------------------------------
 # Datafits. `value_grad(W, b)` on a column subset returns (loss, dL/dW (K, m), dL/db (K,)).
 # --------------------------------------------------------------------------------------
 class LeastSquares:
-    """Half weighted squared error on centred data (the intercept is closed form)."""
+    """Half weighted squared error on centred data (the intercept is closed form).
+
+    When ``n_samples`` exceeds the working set, the solver works on the weighted
+    Gram matrix ``X' S X`` of the working-set columns. Consecutive working sets (and
+    the fits along a path) share most columns, so the columns seen so far are kept
+    side by side with their Gram matrix, and only products with new columns are
+    computed.
+    """
 
     fits_intercept_in_solver = False
+    # Largest cache (n_samples x cached columns, in entries), about 400 MB; beyond it
+    # the cache restarts with the current working set only.
+    CACHE_ENTRIES = 50_000_000
 
     def __init__(self, X, y, sample_weight):
         self.X, self.y, self.s = X, y, sample_weight
         self.n_outputs = 1
+        self._Xty = X.T @ (sample_weight * y)
+        self._slot = np.full(X.shape[1], -1, dtype=np.intp)  # column -> cache slot, or -1
+        self._n_cached = 0
+        self._cols_cache = np.empty((X.shape[0], 0), order="F")  # sqrt(s)-weighted columns
+        self._gram_cache = np.empty((0, 0))
 
     def _gram(self, cols):
-        # Consecutive working sets overlap: only products with new columns are computed.
-        if not hasattr(self, "_X_sqrt_s"):
-            # column-major, so that selecting working-set columns copies contiguous memory
-            uniform = np.all(self.s == self.s[0])
-            self._X_sqrt_s = (np.asfortranarray(self.X) if uniform
-                              else np.asfortranarray(self.X * np.sqrt(self.s)[:, None]))
-            self._gram_scale = self.s[0] if uniform else 1.0
-            self._Xty = self.X.T @ (self.s * self.y)
-            self._cache_cols, self._cache_Q = np.zeros(0, dtype=np.intp), np.zeros((0, 0))
-        pos = {c: i for i, c in enumerate(self._cache_cols.tolist())}
-        known = np.array([c in pos for c in cols.tolist()], dtype=bool)
-        Q = np.empty((len(cols), len(cols)))
-        if known.any():
-            old = np.array([pos[c] for c in cols[known].tolist()], dtype=np.intp)
-            Q[np.ix_(known, known)] = self._cache_Q[np.ix_(old, old)]
-        if (~known).any():
-            A = self._X_sqrt_s[:, cols]
-            cross = (A.T @ A[:, ~known]) * self._gram_scale
-            Q[:, ~known] = cross
-            Q[~known, :] = cross.T
-        self._cache_cols, self._cache_Q = cols.copy(), Q
-        return Q
+        """Weighted Gram matrix ``X[:, cols]' S X[:, cols]``."""
+        new = cols[self._slot[cols] < 0]
+        if len(new):
+            n, N, k = self.X.shape[0], self._n_cached, len(new)
+            if n * (N + k) > self.CACHE_ENTRIES:
+                self._slot[:] = -1
+                N, new, k = 0, cols, len(cols)
+            if N + k > self._cols_cache.shape[1]:
+                capacity = min(max(2 * (N + k), 64), self.X.shape[1])
+                cols_cache = np.empty((n, capacity), order="F")
+                cols_cache[:, :N] = self._cols_cache[:, :N]
+                gram_cache = np.empty((capacity, capacity))
+                gram_cache[:N, :N] = self._gram_cache[:N, :N]
+                self._cols_cache, self._gram_cache = cols_cache, gram_cache
+            self._cols_cache[:, N: N + k] = self.X[:, new] * np.sqrt(self.s)[:, None]
+            # products of the new columns with themselves (A'A: numpy uses the symmetric
+            # BLAS product) and with the cached ones (contiguous views, no copy)
+            fresh = self._cols_cache[:, N: N + k]
+            self._gram_cache[N: N + k, N: N + k] = fresh.T @ fresh
+            if N:
+                cross = self._cols_cache[:, :N].T @ fresh
+                self._gram_cache[:N, N: N + k] = cross
+                self._gram_cache[N: N + k, :N] = cross.T
+            self._slot[new] = np.arange(N, N + k)
+            self._n_cached = N + k
+        slots = self._slot[cols]
+        return self._gram_cache[np.ix_(slots, slots)]
 
     def gradient(self, W, b=None):
-        live = np.flatnonzero(W[0])
-        residual = self.X[:, live] @ W[0, live] - self.y
+        residual = self.X @ W[0] - self.y
         return ((self.s * residual) @ self.X)[None, :]
 
     def restrict(self, cols):
@@ -193,6 +217,9 @@ class _Subproblem:
         self.pen_sizes = np.bincount(self.local_group, minlength=len(ws))[: self.n_pen]
         self.pen_starts = np.concatenate([[0], np.cumsum(self.pen_sizes)[:-1]]).astype(np.intp)
         self.m_pen = int(self.pen_sizes.sum())
+        if datafit.n_outputs == 1:  # only the (single-output) Newton Hessian uses it
+            self.membership = np.zeros((self.m_pen, self.n_pen))
+            self.membership[np.arange(self.m_pen), self.local_group[: self.m_pen]] = 1.0
         self.value_grad_w, self.hess_w = datafit.restrict(self.cols)
         self.n_b = self.K if (fit_intercept and datafit.fits_intercept_in_solver) else 0
 
@@ -254,10 +281,13 @@ class _Subproblem:
         # per gate whose entries are omega_i * rest_jk on the columns of group j.
         A = H_w[:m, :m]
         H = np.zeros((n, n))
-        H[:m, :m] = scale[:, None] * A * scale[None, :]
+        np.multiply(A, scale[:, None], out=H[:m, :m])
+        H[:m, :m] *= scale
         if self.n_pen:
-            A_om = np.add.reduceat(A[:, : self.m_pen] * omega[0, : self.m_pen], self.pen_starts, axis=1)
-            N = np.add.reduceat(A_om[: self.m_pen] * omega[0, : self.m_pen, None], self.pen_starts, axis=0)
+            # P[i, j] = omega_i if column i is in group j: sums over groups become products
+            P = self.membership * omega[0, : self.m_pen, None]
+            A_om = A[:, : self.m_pen] @ P
+            N = P.T @ A_om[: self.m_pen]
             gidx = m + np.arange(self.n_pen) * (D - 1)
             for k in range(D - 1):
                 H[:m, gidx + k] = scale[:, None] * A_om * rest[None, :, k]
@@ -269,7 +299,7 @@ class _Subproblem:
             H[:m, m + n_g:] = scale[:, None] * c
             H[m + n_g:, :m] = H[:m, m + n_g:].T
             if self.n_pen:
-                cg = np.add.reduceat(c[: self.m_pen] * omega[0, : self.m_pen, None], self.pen_starts, axis=0)
+                cg = P.T @ c[: self.m_pen]
                 for k in range(D - 1):
                     H[gidx + k, m + n_g:] = cg * rest[:, k, None]
                     H[m + n_g:, gidx + k] = H[gidx + k, m + n_g:].T
@@ -319,7 +349,6 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
     b = np.zeros(K) if intercept_init is None else np.array(intercept_init, dtype=float).reshape(K)
     pen_groups = np.flatnonzero(groups.penalized)
     unpen_groups = np.flatnonzero(~groups.penalized)
-    lipschitz = _block_lipschitz(datafit, groups)
 
     if D >= 3 and coef_init is None:
         W = _dense_start(datafit, groups, alpha, seed)
@@ -386,7 +415,19 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
             ws_size = max(4 * len(active), 4 * ws_size, 10)
             candidates = pen_groups[np.argsort(-kkt[pen_groups], kind="stable")]
             new = [j for j in candidates if norms[j] == 0 and kkt[j] > tol][: max(ws_size - len(active), 1)]
-            _prox_step_start(W, G, groups, new, alpha, lipschitz)
+            _prox_step_start(W, G, groups, new, alpha, _block_lipschitz(datafit, groups, new))
+            if NEAR:
+                # groups on the edge (||G_j|| within NEAR of alpha c_j) often turn into
+                # violators once the others move: enter them now, from a small start
+                # (not the groups just read out as zero, which would cycle)
+                near = np.flatnonzero(groups.penalized & (norms == 0) & (kkt <= tol) & ~faded
+                                      & (gnorm >= (1 - NEAR) * alpha * groups.weights))
+                near = near[~np.isin(near, new)]
+                small = 1e-3 * norms.max(initial=1.0)
+                for j in near:
+                    idx = groups.indices[j]
+                    W[:, idx] = -small * G[:, idx] / max(gnorm[j], 1e-300)
+                new = list(new) + near.tolist()
             ws = np.concatenate([active, np.asarray(new, dtype=int)]).astype(int)
         else:
             ws = active
@@ -399,7 +440,7 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
         # the tolerance tightens with the outer optimality violation.
         # (With Newton available a tight solve costs one or two extra steps only.)
         newton_ok = datafit.n_outputs == 1 and not isinstance(datafit, MultinomialLogistic)
-        inner_tol = tol if D >= 3 or newton_ok or not np.isfinite(violation) else max(0.1 * violation, tol)
+        inner_tol = tol if D >= 3 or newton_ok or not np.isfinite(violation) else max(COARSE * violation, tol)
         x, jac, n_iter = _minimize_sub(sub, sub.start(W[:, sub.cols], b), inner_tol)
         inner_iters += n_iter
         W_ws, b_ws = sub.effective(x)
@@ -450,6 +491,7 @@ def fit_unpenalized(datafit, groups, fit_intercept, tol=1e-10):
     return W, b, n_iter, grad_max
 
 
+CHORD_CONTRACTION = 0.25  # a chord step is kept when it cuts the gradient this much
 LBFGS_WARMUP = 10  # L-BFGS steps per round before Newton is tried
 MAX_ROUNDS = 30
 MAX_NEWTON_SIZE = 1500  # beyond this many variables a dense Hessian costs more than it saves
@@ -481,28 +523,50 @@ def _minimize_sub(sub, x0, tol):
 
 
 def _shifted_cholesky(H):
-    """Cholesky factor of ``H + mu I`` with the smallest tried ``mu >= 0`` that works.
+    """Cholesky factor of ``H + mu I`` for the first ``mu`` in ``0, tau, 4 tau, ...`` that works.
 
     Near a group on the edge of the support the gated Hessian can be slightly
     indefinite; the shift (Levenberg-Marquardt) keeps the step a descent direction.
+    Trial factorizations (Nocedal and Wright, Algorithm 3.3) start at a shift of
+    1e-3 times the largest diagonal entry: on these Hessians the negative curvature
+    is small against the diagonal, and a factorization costs less than an
+    eigenvalue computation.
     """
     try:
         return cho_factor(H)
     except np.linalg.LinAlgError:
         pass
-    lowest = eigh(H, eigvals_only=True, subset_by_index=[0, 0])[0]
-    mu = max(-2.0 * lowest, 1e-10 * np.max(np.abs(np.diag(H))), 1e-300)
-    try:
-        return cho_factor(H + mu * np.eye(len(H)))
-    except np.linalg.LinAlgError:
-        return None
+    diag = np.diag(H)
+    scale = max(np.max(np.abs(diag)), 1e-300)
+    mu = max(1e-3 * scale, -np.min(diag) + 1e-3 * scale)
+    eye = np.eye(len(H))
+    for _ in range(40):
+        try:
+            return cho_factor(H + mu * eye)
+        except np.linalg.LinAlgError:
+            mu *= 4.0
+    return None
 
 
 def _newton(sub, x, gtol, max_steps=50):
+    """Safeguarded Newton with backtracking; returns ``(x, gradient, steps, converged)``.
+
+    After a full Newton step the previous factorization is tried once more (a chord
+    step): it is kept when it cuts the gradient by CHORD_CONTRACTION, which near the
+    solution saves building and factorizing the Hessian.
+    """
     f, g = sub.objective(x)
+    factor, reuse = None, False
     for step in range(max_steps):
-        if np.max(np.abs(g)) <= gtol:
+        g_max = np.max(np.abs(g))
+        if g_max <= gtol:
             return x, g, step, True
+        if reuse:
+            d = -cho_solve(factor, g)
+            f_new, g_new = sub.objective(x + d)
+            if f_new <= f + 1e-4 * (g @ d) and np.max(np.abs(g_new)) <= CHORD_CONTRACTION * g_max:
+                x, f, g = x + d, f_new, g_new
+                continue
         factor = _shifted_cholesky(sub.hessian(x))
         if factor is None:
             return x, g, step, False
@@ -512,11 +576,12 @@ def _newton(sub, x, gtol, max_steps=50):
         while True:
             f_new, g_new = sub.objective(x + t * d)
             if f_new <= f + 1e-4 * t * slope or (
-                    f_new <= f + 1e-12 * abs(f) and np.max(np.abs(g_new)) < np.max(np.abs(g))):
+                    f_new <= f + 1e-12 * abs(f) and np.max(np.abs(g_new)) < g_max):
                 break
             t *= 0.5
             if t < 1e-8:
                 return x, g, step, False
+        reuse = t == 1.0
         x, f, g = x + t * d, f_new, g_new
     return x, g, max_steps, np.max(np.abs(g)) <= gtol
 
@@ -543,20 +608,26 @@ def _prox_step_start(W, G, groups, new, alpha, lipschitz):
     """Start new working-set groups at one block proximal-gradient step from zero.
 
     It is nonzero exactly when the group violates its KKT condition, so the gated
-    factors never start at the critical point 0.
+    factors never start at the critical point 0. ``lipschitz`` holds one bound per
+    group of ``new``.
     """
-    for j in new:
+    for j, lip in zip(new, lipschitz):
         idx = groups.indices[j]
         g = G[:, idx]
         gn = np.linalg.norm(g)
-        shrink = max(gn - alpha * groups.weights[j], 0.0) / (lipschitz[j] * gn)
+        shrink = max(gn - alpha * groups.weights[j], 0.0) / (lip * gn)
         W[:, idx] = -shrink * g
 
 
-def _block_lipschitz(datafit, groups):
-    """Upper bound of each block's Lipschitz constant: the trace of its weighted Gram."""
-    col_sq = np.einsum("i,ij,ij->j", datafit.s, datafit.X, datafit.X)
-    return np.maximum(np.bincount(groups.feature_group, col_sq, minlength=groups.n_groups), 1e-12)
+def _block_lipschitz(datafit, groups, which):
+    """Upper bound of the Lipschitz constants of the blocks ``which``: the traces of their weighted Grams."""
+    if not len(which):
+        return np.zeros(0)
+    cols = np.concatenate([groups.indices[j] for j in which])
+    # s-weighted squared column norms; least squares gets them from the caller
+    col_sq = datafit.col_sq[cols] if hasattr(datafit, "col_sq") else datafit.s @ datafit.X[:, cols] ** 2
+    owner = np.repeat(np.arange(len(which)), [len(groups.indices[j]) for j in which])
+    return np.maximum(np.bincount(owner, col_sq, minlength=len(which)), 1e-12)
 
 
 def _dense_start(datafit, groups, alpha, seed):

@@ -55,12 +55,18 @@ def check_sample_weight(sample_weight, n_samples):
 SCALE_RATIO_WARNING = 1e3
 
 
-def warn_if_badly_scaled(X, estimator_name):
-    """Warn when the non-constant columns' standard deviations differ by more than 1e3."""
+def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
+    """Warn when the non-constant columns' standard deviations differ by more than 1e3.
+
+    ``std`` and ``mean`` (per column) are computed from ``X`` unless the caller has
+    them. A column whose std is below 1e-12 of its mean's magnitude is constant up
+    to rounding (its mean is not exactly representable).
+    """
     if X.shape[0] < 2 or X.shape[1] < 2:
         return
-    std = X.std(axis=0)
-    live = std[std > 0]
+    mean = X.mean(axis=0) if mean is None else mean
+    std = X.std(axis=0) if std is None else std
+    live = std[std > 1e-12 * np.abs(mean)]
     if live.size >= 2 and live.max() > SCALE_RATIO_WARNING * live.min():
         warnings.warn(
             f"The features' standard deviations range from {live.min():.3g} to {live.max():.3g}. "

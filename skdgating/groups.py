@@ -234,11 +234,11 @@ def _resolve_columns(columns, names_lookup, n_features, key):
 
 
 def _check_partition(indices, n_features, names):
-    counts = np.zeros(n_features, dtype=np.intp)
-    for idx in indices:
-        if len(np.unique(idx)) != len(idx):
-            raise ValueError("A group lists the same column twice.")
-        counts[idx] += 1
+    counts = np.bincount(np.concatenate(indices), minlength=n_features) if len(indices) else np.zeros(n_features, int)
+    if np.any(counts > 1):  # a column listed twice: within one group, or in two
+        for idx in indices:
+            if len(np.unique(idx)) != len(idx):
+                raise ValueError("A group lists the same column twice.")
     overlap = np.flatnonzero(counts > 1)
     if overlap.size:
         raise ValueError(f"Groups overlap: columns {overlap[:10].tolist()} are in more than one group.")

@@ -131,12 +131,19 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         groups = make_groups(self.groups, X.shape[1], self.group_weights,
                              getattr(self, "feature_names_in_", None))
         s = check_sample_weight(sample_weight, X.shape[0])
-        warn_if_badly_scaled(X, type(self).__name__)
         x_mean = np.zeros(X.shape[1])
         if self.fit_intercept and not datafit_factory.fits_intercept_in_solver:
             x_mean = s @ X
             # one pass, column-major: the solver slices working-set columns out of it
             X = np.subtract(X, x_mean, out=np.empty(X.shape, order="F"))
+            # weighted column variances: for the scale check, and the solver's step sizes
+            col_sq = (np.einsum("ij,ij->j", X, X) * s[0] if np.all(s == s[0])
+                      else np.einsum("i,ij,ij->j", s, X, X))
+            warn_if_badly_scaled(X, type(self).__name__, std=np.sqrt(col_sq), mean=x_mean)
+            datafit = datafit_factory(X, s)
+            datafit.col_sq = col_sq
+            return groups, datafit, x_mean
+        warn_if_badly_scaled(X, type(self).__name__)
         return groups, datafit_factory(X, s), x_mean
 
     def fit(self, X, y, sample_weight=None):
