@@ -18,11 +18,22 @@ sparsity penalty):
 * **D-Gating, D = 2, 3, 4**: ``DGating*(hidden_layer_sizes=(300, 100),
   gate_hidden=True)``: input features and every hidden neuron D-gated;
   ``compress()`` gives the physically smaller ``nn.Sequential``, which is
-  fine-tuned. alpha is chosen by 3-fold cross-validation on the training rows
-  (every candidate trained and fine-tuned on each fold): the alpha with the
-  fewest parameters whose cross-validated score is within one point of the
-  best cross-validated score (of the dense model and that D's candidates);
-  the chosen alpha is then refitted on all training rows;
+  fine-tuned. alpha and the estimator's relative read-out ``threshold`` are
+  chosen together by 3-fold cross-validation on the training rows (every
+  candidate trained, read out, compressed and fine-tuned on each fold) from one
+  fixed grid for every data set and D (``ALPHAS``: 0.001 to 0.016, factor 2;
+  ``THRESHOLDS``: 1e-3, the estimator's default, to 0.3 in half decades): the
+  candidate with the fewest parameters whose cross-validated score is within
+  one point of the best cross-validated score (of the dense model and that D's
+  candidates); it is then refitted on all training rows with that alpha and
+  threshold. Why the threshold: in 100 epochs the penalty has not finished
+  driving the dead neurons to zero (the gating imbalance decays by about
+  ``4 * lr * alpha / D`` per step, so ``steps * lr * alpha / D`` is well below 1
+  at the alphas that keep the accuracy), and many neuron columns sit at 1e-3 to
+  1e-2 of the largest norm of their layer, just above the default cut. Training
+  does not depend on the threshold, so in cross-validation one fit per alpha and
+  fold is read out at every threshold (``rethreshold``; the same networks as
+  fitting with that threshold);
 * **magnitude pruning at equal size**: the trained dense network, pruned with
   ``torch.nn.utils.prune.ln_structured`` (L2 norm) to the same number of input
   features (columns of the first layer) and of neurons in each hidden layer
@@ -31,9 +42,9 @@ sparsity penalty):
   folds the pruned neurons' constant outputs into the next bias; unused input
   columns are dropped).
 
-Every final model (dense, D-Gating at its chosen alpha, magnitude pruning) is
-trained with ``--seeds`` seeds (initialization, minibatch order, fine-tuning);
-reported per model: parameters (weights and biases of the physically small
+Every final model (dense, D-Gating at its chosen alpha and threshold,
+magnitude pruning) is trained with ``--seeds`` seeds (default 5: initialization,
+minibatch order, fine-tuning); reported per model: parameters (weights and biases of the physically small
 network, mean over the seeds), test score before and after fine-tuning (mean,
 and standard deviation after), and inference time of the first seed's small
 network against the dense one (``torch.inference_mode``, one thread):
@@ -43,7 +54,11 @@ All models are measured side by side in one run; ratios are what to quote.
 
 Targets (shared/BENCHMARKS.md): >= 5x fewer parameters at <= 1 point of test
 accuracy loss against dense, and a better test score than magnitude pruning at
-equal size.
+equal size. Printed: the table of the final models, every seed's test score of
+D-Gating and of magnitude pruning at its size, the cross-validation scan, and a
+verdict per D (the difference to magnitude pruning as mean and standard
+deviation over the seeds' paired differences, and in how many seeds D-Gating is
+better).
 
 ``--quick`` trains for a few epochs with one alpha per D (a smoke run).
 """
@@ -68,9 +83,12 @@ from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
 HIDDEN = (300, 100)
 LR, FT_LR, MOMENTUM, BATCH, L2 = 0.05, 0.01, 0.9, 32, 1e-4
-# alpha grids per data set and D (dense -> sparse), around the drop seen in a coarse scan.
-GRIDS = {"digits": {D: [0.003, 0.004, 0.005, 0.007] for D in (2, 3, 4)},
-         "friedman1": {D: [0.003, 0.005, 0.01] for D in (2, 3, 4)}}
+# The candidates of D-Gating, the same for every data set and D: a geometric alpha grid
+# (factor 2) crossed with the estimator's relative read-out threshold in half decades
+# (1e-3 is its default). Training does not depend on the threshold, so one fit per alpha
+# and fold serves every threshold (see ``rethreshold``).
+ALPHAS = [1e-3 * 2 ** k for k in range(5)]          # 0.001 ... 0.016
+THRESHOLDS = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 
 
 # --------------------------------------------------------------------------------------
@@ -177,44 +195,96 @@ def split(data, rows, cols=None):
     return (X if cols is None else X[:, cols]), data["y"][rows]
 
 
-def fit_dgating(data, D, alpha, epochs, ft_epochs, train_rows="train", test_rows="test", seed=0):
-    """Fit, compress, score, fine-tune the compact network, score again."""
+def make_dgating(data, D, alpha, epochs, threshold, seed):
     Est = DGatingMLPClassifier if data["task"] == "classification" else DGatingMLPRegressor
-    X, y = split(data, train_rows)
-    est = Est(hidden_layer_sizes=HIDDEN, D=D, alpha=alpha, gate_hidden=True, max_epochs=epochs,
-              learning_rate_init=LR, batch_size=BATCH, momentum=MOMENTUM, l2=L2,
-              standardize=False, random_state=seed)
+    return Est(hidden_layer_sizes=HIDDEN, D=D, alpha=alpha, gate_hidden=True, max_epochs=epochs,
+               learning_rate_init=LR, batch_size=BATCH, momentum=MOMENTUM, l2=L2,
+               standardize=False, threshold=threshold, random_state=seed)
+
+
+def fit_quietly(est, X, y):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence / empty-model warnings: reported in the table
         est.fit(X, y)
-    fit_time = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def rethreshold(net, threshold):
+    """The estimator's read-out at a larger relative ``threshold``, applied to ``compress()``.
+
+    ``net`` is ``est.compress()`` of a fit with a smaller threshold. Every weight
+    matrix is gated (inputs: columns of the first, neurons: columns of the next);
+    a column whose norm is ``<= max(threshold * largest norm of that matrix, 1e-7)``
+    is zeroed, as the estimator's read-out does (the largest norm is unchanged by
+    the smaller threshold, and a uniform output scale leaves ratios unchanged),
+    then the dead neurons are removed by ``compact`` and the unused input columns
+    dropped. Returns the small network and the kept columns of ``net``'s inputs.
+    """
+    net = copy.deepcopy(net)
+    for layer in (m for m in net if isinstance(m, nn.Linear)):
+        norms = layer.weight.norm(dim=0)
+        if norms.numel():
+            layer.weight[:, norms <= max(threshold * float(norms.max()), 1e-7)] = 0.0
+    small = compact(net)
+    cols = np.flatnonzero(small[0].weight.abs().sum(0).numpy() > 0)
+    small[0].weight = nn.Parameter(small[0].weight[:, torch.as_tensor(cols)].contiguous())
+    small[0].in_features = len(cols)
+    return small, cols
+
+
+def fit_dgating(data, D, alpha, threshold, epochs, ft_epochs, seed=0):
+    """Final fit on all training rows: fit (read out at ``threshold``), compress, score,
+    fine-tune the compact network, score again."""
+    est = make_dgating(data, D, alpha, epochs, threshold, seed)
+    fit_time = fit_quietly(est, *split(data, "train"))
     cols = est.selected_features_
     net = est.compress()
-    result = dict(kind=f"D-Gating D={D}", D=D, alpha=alpha, cols=cols, widths=[int(w) for w in est.n_neurons_],
-                  fit_time=fit_time,
-                  test_before=score(net, *split(data, test_rows, cols), data["task"]))
-    train(net, *split(data, train_rows, cols), data["task"], ft_epochs, FT_LR, seed=seed)
+    result = dict(kind=f"D-Gating D={D}", D=D, alpha=alpha, threshold=threshold, cols=cols,
+                  widths=[int(w) for w in est.n_neurons_], fit_time=fit_time,
+                  test_before=score(net, *split(data, "test", cols), data["task"]))
+    train(net, *split(data, "train", cols), data["task"], ft_epochs, FT_LR, seed=seed)
     result.update(net=net, params=n_params(net),
-                  test=score(net, *split(data, test_rows, cols), data["task"]))
+                  test=score(net, *split(data, "test", cols), data["task"]))
     return result
 
 
-def cross_validate(data, D, alpha, args):
-    """Mean score and parameter count over the folds (``D=None``: the dense model)."""
-    scores, params = [], []
+def cv_dgating(data, D, alpha, thresholds, epochs, ft_epochs):
+    """Cross-validated score and parameters after fine-tuning, for every threshold.
+
+    One fit per fold (read out at the smallest threshold); each larger threshold
+    re-reads that fit (:func:`rethreshold`, the same result as fitting with it), and
+    every distinct compact network gets the full fine-tuning budget.
+    """
+    scores = {t: [] for t in thresholds}
+    params = {t: [] for t in thresholds}
     for fit_rows, val_rows in data["folds"]:
-        if D is None:
-            net = train(dense_net(data["X"].shape[1], data["n_out"]), *split(data, fit_rows), data["task"],
-                        args.epochs, LR)
-            train(net, *split(data, fit_rows), data["task"], args.ft_epochs, FT_LR)
-            scores.append(score(net, *split(data, val_rows), data["task"]))
-            params.append(n_params(net))
-        else:
-            r = fit_dgating(data, D, alpha, args.epochs, args.ft_epochs, fit_rows, val_rows)
-            scores.append(r["test"])
-            params.append(r["params"])
-    return float(np.mean(scores)), float(np.mean(params))
+        est = make_dgating(data, D, alpha, epochs, min(thresholds), 0)
+        fit_quietly(est, *split(data, fit_rows))
+        base, sel = est.compress(), est.selected_features_
+        done = {}
+        for t in sorted(thresholds):
+            small, cols = rethreshold(base, t)
+            key = (tuple(cols), tuple(m.out_features for m in small if isinstance(m, nn.Linear)))
+            if key not in done:  # a larger threshold that removes nothing more: same network
+                cols = sel[cols]
+                train(small, *split(data, fit_rows, cols), data["task"], ft_epochs, FT_LR)
+                done[key] = (score(small, *split(data, val_rows, cols), data["task"]), n_params(small))
+            scores[t].append(done[key][0])
+            params[t].append(done[key][1])
+    return {t: (float(np.mean(scores[t])), float(np.mean(params[t]))) for t in thresholds}
+
+
+def cv_dense(data, args):
+    """Cross-validated score of the dense model (trained and fine-tuned like the finals)."""
+    scores = []
+    for fit_rows, val_rows in data["folds"]:
+        net = train(dense_net(data["X"].shape[1], data["n_out"]), *split(data, fit_rows), data["task"],
+                    args.epochs, LR)
+        train(net, *split(data, fit_rows), data["task"], args.ft_epochs, FT_LR)
+        scores.append(score(net, *split(data, val_rows), data["task"]))
+    return float(np.mean(scores))
 
 
 def magnitude_pruned(data, dense, n_features, widths, ft_epochs, seed=0):
@@ -253,11 +323,10 @@ def run(name, args):
     n_in = data["X"].shape[1]
     metric = "accuracy" if task == "classification" else "R^2"
     print(f"\n## {name}: {n_in} -> 300 -> 100 -> {data['n_out']}, test {metric}, "
-          f"{len(data['train'])} training rows (3 folds for the choice of alpha) / {len(data['test'])} test rows\n",
-          flush=True)
+          f"{len(data['train'])} training rows (3 folds for the choice of alpha and threshold) / "
+          f"{len(data['test'])} test rows\n", flush=True)
 
-    start = time.perf_counter()
-    dense_cv, _ = cross_validate(data, None, None, args)
+    dense_cv = cv_dense(data, args)
     seeds = range(args.seeds)
     dense_nets, dense_before, dense_tests = [], [], []
     for seed in seeds:
@@ -267,21 +336,23 @@ def run(name, args):
         # The dense model gets the same fine-tuning budget (its own baseline, for fairness).
         tuned = train(copy.deepcopy(net), *split(data, "train"), task, args.ft_epochs, FT_LR, seed)
         dense_tests.append(score(tuned, *split(data, "test"), task))
-    dense_time = time.perf_counter() - start
 
-    # alpha per D by cross-validation on the training rows, then refits on all of them
+    # (alpha, threshold) per D by cross-validation on the training rows, then refits on all of them
     scan, rows = [], [[dict(kind="dense", net=dense_nets[0], cols=np.arange(n_in), widths=list(HIDDEN),
                             params=n_params(dense_nets[0]), test_before=b, test=t)
                        for b, t in zip(dense_before, dense_tests)]]
-    grid = GRIDS[name]
+    alphas = ALPHAS[1:2] if args.quick else ALPHAS
     for D in (2, 3, 4):
         candidates = []
-        for alpha in (grid[D][1:2] if args.quick else grid[D]):
+        for alpha in alphas:
             start = time.perf_counter()
-            cv, params = cross_validate(data, D, alpha, args)
-            candidates.append(dict(D=D, alpha=alpha, cv=cv, params=params, time=time.perf_counter() - start))
-            print(f"  D={D} alpha={alpha:g}: cross-validated {fmt_score(cv, task)} with {params:.0f} "
-                  f"parameters on average ({candidates[-1]['time']:.1f} s)", file=sys.stderr, flush=True)
+            per_threshold = cv_dgating(data, D, alpha, THRESHOLDS, args.epochs, args.ft_epochs)
+            elapsed = time.perf_counter() - start
+            for t, (cv, params) in per_threshold.items():
+                candidates.append(dict(D=D, alpha=alpha, threshold=t, cv=cv, params=params, time=elapsed))
+            print(f"  D={D} alpha={alpha:g} ({elapsed:.1f} s): "
+                  + ", ".join(f"t={t:g} {fmt_score(cv, task)} {params:.0f}p"
+                              for t, (cv, params) in per_threshold.items()), file=sys.stderr, flush=True)
         scan += candidates
         best = max([dense_cv] + [c["cv"] for c in candidates])
         pick = min((c for c in candidates if c["cv"] >= best - 0.01), key=lambda c: c["params"], default=None)
@@ -291,7 +362,7 @@ def run(name, args):
         pick["chosen"] = True
         gated, pruned = [], []
         for seed in seeds:
-            r = fit_dgating(data, D, pick["alpha"], args.epochs, args.ft_epochs, seed=seed)
+            r = fit_dgating(data, D, pick["alpha"], pick["threshold"], args.epochs, args.ft_epochs, seed=seed)
             r["within"] = within
             m = magnitude_pruned(data, dense_nets[seed], len(r["cols"]), r["widths"], args.ft_epochs, seed)
             m["kind"] = f"magnitude pruning, size of D={D}"
@@ -312,35 +383,50 @@ def run(name, args):
         return float(np.mean([r[key] for r in group]))
 
     print(f"Cross-validated {metric} of the dense model: {fmt_score(dense_cv, task)} (3 folds of the "
-          f"training rows). D-Gating alpha per D: the fewest parameters within 1 point of the best "
-          f"cross-validated score. Scores: mean (and standard deviation) over {args.seeds} seeds of "
-          f"the final fits (initialization, minibatch order, fine-tuning); sizes: mean over the seeds; "
-          f"times: the first seed's networks.\n")
-    print(f"| model | alpha | inputs | hidden | parameters | x fewer | test {metric} before FT | "
+          f"training rows). D-Gating (alpha, threshold) per D: the fewest parameters within 1 point of "
+          f"the best cross-validated score. Scores: mean (and standard deviation) over {args.seeds} "
+          f"seeds of the final fits (initialization, minibatch order, fine-tuning); sizes: mean over "
+          f"the seeds; times: the first seed's networks.\n")
+    print(f"| model | alpha | threshold | inputs | hidden | parameters | x fewer | test {metric} before FT | "
           f"test {metric} | vs dense (points) | 1 row (us) | x faster | 4096 rows (ms) | x faster |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for group in rows:
         r0 = group[0]
         alpha = f"{r0['alpha']:g}" if "alpha" in r0 else ""
+        threshold = f"{r0['threshold']:g}" if "threshold" in r0 else ""
         tests = [r["test"] for r in group]
         widths = np.mean([r["widths"] for r in group], axis=0)
         params = mean(group, "params")
         spread = f" ± {np.std(tests):.2%}" if task == "classification" else f" ± {np.std(tests):.4f}"
-        print(f"| {r0['kind']} | {alpha} | {np.mean([len(r['cols']) for r in group]):.0f} | "
+        print(f"| {r0['kind']} | {alpha} | {threshold} | {np.mean([len(r['cols']) for r in group]):.0f} | "
               f"{widths[0]:.0f}-{widths[1]:.0f} | {params:,.0f} | {base[0]['params'] / params:.1f} | "
               f"{fmt_score(mean(group, 'test_before'), task)} | {fmt_score(np.mean(tests), task)}{spread} | "
               f"{points * (np.mean(tests) - base_test):+.2f} | {1e6 * r0['single']:.1f} | "
               f"{base[0]['single'] / r0['single']:.2f} | {1e3 * r0['batch']:.3f} | "
               f"{base[0]['batch'] / r0['batch']:.2f} |")
 
-    print(f"\nalpha scan (3-fold cross-validated {metric} after fine-tuning, mean parameters over the "
-          f"folds; dense: {fmt_score(dense_cv, task)}; * = chosen):\n")
-    print("| D | alpha | cross-validated | parameters | time (s) |")
-    print("|---:|---:|---:|---:|---:|")
-    for c in scan:
-        mark = " *" if c.get("chosen") else ""
-        print(f"| {c['D']} | {c['alpha']:g}{mark} | {fmt_score(c['cv'], task)} | {c['params']:,.0f} | "
-              f"{c['time']:.1f} |")
+    print(f"\nPer seed, test {metric} after fine-tuning (D-Gating / magnitude pruning at its size; "
+          f"dense for reference):\n")
+    print("| seed | dense | " + " | ".join(f"D={g[0]['D']} D-Gating | D={g[0]['D']} magnitude" for g in rows[1::2])
+          + " |")
+    print("|---:|---:|" + "---:|---:|" * len(rows[1::2]))
+    for seed in seeds:
+        cells = [fmt_score(base[seed]["test"], task)]
+        for gated, pruned in zip(rows[1::2], rows[2::2]):
+            mark = "**" if gated[seed]["test"] > pruned[seed]["test"] else ""
+            cells += [f"{mark}{fmt_score(gated[seed]['test'], task)}{mark}", fmt_score(pruned[seed]["test"], task)]
+        print(f"| {seed} | " + " | ".join(cells) + " |")
+
+    print(f"\nScan (3-fold cross-validated {metric} after fine-tuning / mean parameters over the folds; "
+          f"dense: {fmt_score(dense_cv, task)}; * = chosen):\n")
+    print("| D | alpha | " + " | ".join(f"threshold {t:g}" for t in THRESHOLDS) + " | time (s) |")
+    print("|---:|---:|" + "---:|" * (len(THRESHOLDS) + 1))
+    for D in (2, 3, 4):
+        for alpha in alphas:
+            cells = [c for c in scan if c["D"] == D and c["alpha"] == alpha]
+            print(f"| {D} | {alpha:g} | " + " | ".join(
+                f"{'*' if c.get('chosen') else ''}{fmt_score(c['cv'], task)} / {c['params']:,.0f}" for c in cells)
+                  + f" | {cells[0]['time']:.1f} |")
 
     print()
     for gated, pruned in zip(rows[1::2], rows[2::2]):
@@ -348,19 +434,22 @@ def run(name, args):
         ratio = base[0]["params"] / mean(gated, "params")
         loss = points * (base_test - mean(gated, "test"))
         wins = sum(r["test"] > m["test"] for r, m in zip(gated, pruned))
+        ties = sum(r["test"] == m["test"] for r, m in zip(gated, pruned))
+        diff = points * np.array([r["test"] - m["test"] for r, m in zip(gated, pruned)])
         print(f"- D={D}: {ratio:.1f}x fewer parameters (target >= 5): "
               f"{'met' if ratio >= 5 else 'NOT met'}; test loss {loss:+.2f} points (target <= 1): "
               f"{'met' if loss <= 1 else 'NOT met'}; against magnitude pruning at equal size: "
-              f"{fmt_score(mean(gated, 'test'), task)} vs {fmt_score(mean(pruned, 'test'), task)} on average, "
-              f"better in {wins} of {len(gated)} seeds"
-              + ("" if gated[0]["within"] else " (no alpha was within 1 point in cross-validation)"))
+              f"{fmt_score(mean(gated, 'test'), task)} vs {fmt_score(mean(pruned, 'test'), task)} on average "
+              f"(difference {diff.mean():+.2f} ± {diff.std():.2f} points), better in {wins}, tied in {ties} "
+              f"of {len(gated)} seeds"
+              + ("" if gated[0]["within"] else " (no candidate was within 1 point in cross-validation)"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few epochs, one alpha per D")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--seeds", type=int, default=3, help="final fits per model")
+    parser.add_argument("--seeds", type=int, default=5, help="final fits per model")
     parser.add_argument("--datasets", nargs="+", default=["digits", "friedman1"],
                         choices=["digits", "friedman1"])
     args = parser.parse_args()
