@@ -75,6 +75,8 @@ class LeastSquares:
         self.X, self.y, self.s = X, y, sample_weight
         self.n_outputs = 1
         self._Xty = X.T @ (sample_weight * y)
+        self._sqrt_s = np.sqrt(sample_weight)
+        self._sqrt_s_y = self._sqrt_s * y
         self._slot = np.full(X.shape[1], -1, dtype=np.intp)  # column -> cache slot, or -1
         self._n_cached = 0
         self._cols_cache = np.empty((X.shape[0], 0), order="F")  # sqrt(s)-weighted columns
@@ -95,7 +97,7 @@ class LeastSquares:
                 gram_cache = np.empty((capacity, capacity))
                 gram_cache[:N, :N] = self._gram_cache[:N, :N]
                 self._cols_cache, self._gram_cache = cols_cache, gram_cache
-            self._cols_cache[:, N: N + k] = self.X[:, new] * np.sqrt(self.s)[:, None]
+            self._cols_cache[:, N: N + k] = self.X[:, new] * self._sqrt_s[:, None]
             # products of the new columns with themselves (A'A: numpy uses the symmetric
             # BLAS product) and with the cached ones (contiguous views, no copy)
             fresh = self._cols_cache[:, N: N + k]
@@ -110,6 +112,14 @@ class LeastSquares:
         return self._gram_cache[np.ix_(slots, slots)]
 
     def gradient(self, W, b=None):
+        live = np.flatnonzero(W[0])
+        slots = self._slot[live]
+        if len(live) and np.all(slots >= 0):
+            # the residual from the cached sqrt(s)-weighted columns: one pass over X, not two
+            w_slots = np.zeros(self._n_cached)
+            w_slots[slots] = W[0, live]
+            weighted_residual = self._cols_cache[:, : self._n_cached] @ w_slots - self._sqrt_s_y
+            return ((self._sqrt_s * weighted_residual) @ self.X)[None, :]
         residual = self.X @ W[0] - self.y
         return ((self.s * residual) @ self.X)[None, :]
 
@@ -236,7 +246,7 @@ class _Subproblem:
 
     def col_scale(self, gates):
         scale = np.ones(self.m)
-        scale[: self.m_pen] = np.repeat(gate_product(gates), self.pen_sizes)
+        scale[: self.m_pen] = gate_product(gates)[self.local_group[: self.m_pen]]
         return scale
 
     def _group_sum(self, per_column):
@@ -254,7 +264,9 @@ class _Subproblem:
         out = np.empty_like(x)
         Km = self.K * self.m
         out[:Km] = (G * scale + two_a_D * self.c_col * omega).ravel()
-        out[Km: Km + gates.size] = (factor_gradients(odg, gates) + two_a_D * c[:, None] * gates).ravel()
+        # (D=2: the one gate's "other gates" product is 1)
+        gate_grad = odg[:, None] if self.D == 2 else factor_gradients(odg, gates)
+        out[Km: Km + gates.size] = (gate_grad + two_a_D * c[:, None] * gates).ravel()
         if self.n_b:
             out[Km + gates.size:] = gb
         return loss + factor_penalty(sq, gates, c, self.alpha, self.D), out
@@ -276,7 +288,9 @@ class _Subproblem:
         rest = factor_gradients(np.ones(self.n_pen), gates)  # prod of the other gates
         pc = np.arange(self.m_pen)
         lg = self.local_group[: self.m_pen]
-        gate_col = m + lg * (D - 1)
+        # gate k of every group: a strided slice of the variables (slices, not fancy
+        # indexing, so that the blocks below are written in place)
+        gate_k = [slice(m + k, m + n_g, D - 1) for k in range(D - 1)]
         # J' H_w J using the structure of J: diag(scale) on omega, and one column
         # per gate whose entries are omega_i * rest_jk on the columns of group j.
         A = H_w[:m, :m]
@@ -288,12 +302,12 @@ class _Subproblem:
             P = self.membership * omega[0, : self.m_pen, None]
             A_om = A[:, : self.m_pen] @ P
             N = P.T @ A_om[: self.m_pen]
-            gidx = m + np.arange(self.n_pen) * (D - 1)
+            scaled_A_om = scale[:, None] * A_om
             for k in range(D - 1):
-                H[:m, gidx + k] = scale[:, None] * A_om * rest[None, :, k]
-                H[gidx + k, :m] = H[:m, gidx + k].T
+                H[:m, gate_k[k]] = scaled_A_om * rest[None, :, k]
+                H[gate_k[k], :m] = H[:m, gate_k[k]].T
                 for l in range(D - 1):
-                    H[np.ix_(gidx + k, gidx + l)] = N * rest[:, k, None] * rest[None, :, l]
+                    H[gate_k[k], gate_k[l]] = N * rest[:, k, None] * rest[None, :, l]
         if n_b:
             c, e = H_w[:m, m:], H_w[m:, m:]
             H[:m, m + n_g:] = scale[:, None] * c
@@ -301,24 +315,26 @@ class _Subproblem:
             if self.n_pen:
                 cg = P.T @ c[: self.m_pen]
                 for k in range(D - 1):
-                    H[gidx + k, m + n_g:] = cg * rest[:, k, None]
-                    H[m + n_g:, gidx + k] = H[gidx + k, m + n_g:].T
+                    H[gate_k[k], m + n_g:] = cg * rest[:, k, None]
+                    H[m + n_g:, gate_k[k]] = H[gate_k[k], m + n_g:].T
             H[m + n_g:, m + n_g:] = e
         for k in range(D - 1):  # d2 w_i / d omega_i d gamma_jk = prod of the other gates
-            H[pc, gate_col + k] += G[0, pc] * rest[lg, k]
-            H[gate_col + k, pc] += G[0, pc] * rest[lg, k]
+            cross = G[0, : self.m_pen] * rest[lg, k]
+            gate_col = m + lg * (D - 1) + k
+            H[pc, gate_col] += cross
+            H[gate_col, pc] += cross
         if D >= 3:  # d2 w / d gamma_jk d gamma_jl, weighted by omega_j . G_j
             odg = self._group_sum(omega[0] * G[0])
+            idx = m + np.arange(self.n_pen) * (D - 1)
             for k in range(D - 1):
                 for l in range(D - 1):
                     if k != l:
                         others = [d for d in range(D - 1) if d not in (k, l)]
                         pr = gates[:, others].prod(-1) if others else np.ones(self.n_pen)
-                        idx = m + np.arange(self.n_pen) * (D - 1)
                         H[idx + k, idx + l] += odg * pr
         two_a_D = 2.0 * self.alpha / self.D
-        diag = np.concatenate([self.c_col, np.repeat(self.c[: self.n_pen], D - 1), np.zeros(n_b)])
-        H[np.diag_indices(n)] += two_a_D * diag
+        H.flat[: m * (n + 1): n + 1] += two_a_D * self.c_col
+        H.flat[m * (n + 1): (m + n_g) * (n + 1): n + 1] += two_a_D * np.repeat(self.c[: self.n_pen], D - 1)
         return H
 
     def start(self, W, b):
