@@ -10,13 +10,16 @@ The problem is
 
 with sample weights ``s`` summing to one, a datafit :math:`\ell` (half squared
 error, binary or multinomial logistic) and the gating formulas of
-:mod:`skdgating.gating`. The smooth gated objective is minimized by L-BFGS on a
-small *working set* of groups; the rest of the groups sit at exactly zero:
+:mod:`skdgating.gating`. The smooth gated objective is minimized on a small
+*working set* of groups; the rest of the groups sit at exactly zero:
 
 * ``D = 2`` (the convex group lasso): groups enter the working set when they
   violate the group-lasso optimality condition :math:`\|\nabla_j L\| \le \alpha c_j`
-  and the solver stops when every group satisfies its KKT condition to ``tol``.
-  Because the objective is convex, this returns the group-lasso solution.
+  (the set grows geometrically while violators are left out; groups within
+  ``NEAR`` of the condition's edge enter with them, since they tend to become
+  violators once the others move), and the solver stops when every group
+  satisfies its KKT condition to ``tol``. Because the objective is convex, this
+  returns the group-lasso solution.
 * ``D >= 3``: zero is a local minimum of every group (the induced penalty has
   infinite slope at 0), so no optimality test can bring a group back. The solver
   starts dense (every group nonzero, from a ridge fit in balanced factorization),
@@ -24,15 +27,20 @@ small *working set* of groups; the rest of the groups sit at exactly zero:
   are absorbing, so this loses nothing. It stops when the working set is stable
   and the gated gradient is below ``tol``.
 
+Each working-set subproblem gets a few L-BFGS steps, then safeguarded Newton steps
+with the analytic gated Hessian (shifted where the non-convex objective makes it
+indefinite; a factorization is reused while it still contracts the gradient).
 Least squares works on the Gram matrix of the working set when ``n_samples`` is
-larger than the working set, so an L-BFGS step costs ``O(m^2)``, not ``O(n m)``.
+larger than the working set, so a step costs ``O(m^2)`` (``O(m^3)`` for a
+factorization), not ``O(n m)``; Gram columns are cached across working sets and
+along a path.
 """
 
 import warnings
 from dataclasses import replace
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
@@ -97,7 +105,7 @@ class LeastSquares:
                 gram_cache = np.empty((capacity, capacity))
                 gram_cache[:N, :N] = self._gram_cache[:N, :N]
                 self._cols_cache, self._gram_cache = cols_cache, gram_cache
-            self._cols_cache[:, N: N + k] = self.X[:, new] * self._sqrt_s[:, None]
+            np.multiply(self.X[:, new], self._sqrt_s[:, None], out=self._cols_cache[:, N: N + k])
             # products of the new columns with themselves (A'A: numpy uses the symmetric
             # BLAS product) and with the cached ones (contiguous views, no copy)
             fresh = self._cols_cache[:, N: N + k]
@@ -546,22 +554,27 @@ def _shifted_cholesky(H):
     Trial factorizations (Nocedal and Wright, Algorithm 3.3) start at a shift of
     1e-3 times the largest diagonal entry: on these Hessians the negative curvature
     is small against the diagonal, and a factorization costs less than an
-    eigenvalue computation.
+    eigenvalue computation. Returns the upper factor (LAPACK, called directly: the
+    matrices are small and the wrappers' checks cost as much), or None.
     """
-    try:
-        return cho_factor(H)
-    except np.linalg.LinAlgError:
-        pass
+    factor, info = dpotrf(H, lower=False, clean=False)
+    if info == 0:
+        return factor
     diag = np.diag(H)
     scale = max(np.max(np.abs(diag)), 1e-300)
     mu = max(1e-3 * scale, -np.min(diag) + 1e-3 * scale)
-    eye = np.eye(len(H))
     for _ in range(40):
-        try:
-            return cho_factor(H + mu * eye)
-        except np.linalg.LinAlgError:
-            mu *= 4.0
+        shifted = H.copy()
+        shifted.flat[:: len(H) + 1] += mu
+        factor, info = dpotrf(shifted, lower=False, clean=False, overwrite_a=True)
+        if info == 0:
+            return factor
+        mu *= 4.0
     return None
+
+
+def _cho_solve(factor, g):
+    return dpotrs(factor, g, lower=False)[0]
 
 
 def _newton(sub, x, gtol, max_steps=50):
@@ -578,7 +591,7 @@ def _newton(sub, x, gtol, max_steps=50):
         if g_max <= gtol:
             return x, g, step, True
         if reuse:
-            d = -cho_solve(factor, g)
+            d = -_cho_solve(factor, g)
             f_new, g_new = sub.objective(x + d)
             if f_new <= f + 1e-4 * (g @ d) and np.max(np.abs(g_new)) <= CHORD_CONTRACTION * g_max:
                 x, f, g = x + d, f_new, g_new
@@ -586,7 +599,7 @@ def _newton(sub, x, gtol, max_steps=50):
         factor = _shifted_cholesky(sub.hessian(x))
         if factor is None:
             return x, g, step, False
-        d = -cho_solve(factor, g)
+        d = -_cho_solve(factor, g)
         slope = g @ d
         t = 1.0
         while True:
