@@ -13,13 +13,16 @@ sparser one (as glmnet and scikit-learn's ``lasso_path`` do). For ``D>=3`` a zer
 group is a local minimum at every alpha (the penalty :math:`\|w_j\|^{2/D}` has
 infinite slope at 0), so a group that died can never come back: a path from sparse
 to dense would stay empty. These paths therefore run from *dense to sparse*, from
-the smallest alpha up, and groups leave one by one.
+the smallest alpha up, and groups leave one by one. Once a fit has dropped every
+penalized group, the larger alphas would return the same model, so the path stops
+fitting and reuses it (with its ``alpha`` set).
 
 The MLP estimators' paths run dense to sparse for every D: in a network trained by
 SGD a column at exactly zero is a critical point of its factorization (the
 gradients of its vector and of its gates vanish), so it never returns, whatever D.
 Each alpha continues training the previous network (``warm_start``) for
-``warm_epochs`` epochs.
+``warm_epochs`` epochs. Once every input is gone the network's output is a constant,
+and the remaining alphas reuse that network instead of training it further.
 
 Cross-validation of the MLP estimators
 --------------------------------------
@@ -46,6 +49,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import VersionedPickleMixin
 from ._validation import check_D, check_scalar
+from .groups import make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 
 __all__ = ["DGatingPath", "dgating_path", "DGatingGroupLassoCV", "DGatingLogisticGroupLassoCV"]
@@ -245,12 +249,37 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
         # empty models at the sparse end of a path are expected there
         warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
         for i in order:
+            if D >= 3 and _all_dropped(fitted, order, i, problem[0].penalized):
+                fitted[i] = _reuse_empty(fitted, order, i, grid)
+                continue
             est = copy.deepcopy(template).set_params(alpha=float(grid[i]))
             est._solve_and_store(problem, coef_init, intercept_init)
             coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
             intercept_init = np.reshape(est.intercept_, -1)
             fitted[i] = est
     return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
+
+
+def _all_dropped(fitted, order, i, penalized):
+    """On a dense-to-sparse path: did the previous alpha drop every penalized group?
+
+    Zero groups are absorbing there, so every larger alpha returns the same model:
+    for a linear model the intercept and unpenalized groups only, which does not
+    depend on alpha; for an MLP a network that reads no input, whose output is a
+    constant. The path then stops fitting and reuses that model.
+    """
+    position = int(np.flatnonzero(order == i)[0])
+    if position == 0:
+        return False
+    previous = fitted[order[position - 1]]
+    return not np.any(np.asarray(previous.group_norms_)[penalized] > 0)
+
+
+def _reuse_empty(fitted, order, i, grid):
+    position = int(np.flatnonzero(order == i)[0])
+    est = copy.deepcopy(fitted[order[position - 1]])
+    est.alpha = float(grid[i])
+    return est
 
 
 def _is_mlp(estimator):
@@ -266,10 +295,16 @@ def _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*removes every.*")
         for step, i in enumerate(order):
+            if step and _all_dropped(fitted, order, i, penalized):
+                fitted[i] = _reuse_empty(fitted, order, i, grid)
+                continue
             if step == 1 and warm_epochs is not None:
                 est.set_params(max_epochs=check_scalar(warm_epochs, "warm_epochs", low=1, integer=True))
             est.set_params(alpha=float(grid[i]))
             est.fit(X, y, sample_weight=sample_weight)
+            if step == 0:
+                penalized = make_groups(est.groups, est.n_features_in_, est.group_weights,
+                                        getattr(est, "feature_names_in_", None)).penalized
             snapshot = copy.deepcopy(est)
             snapshot.set_params(warm_start=estimator.warm_start, max_epochs=estimator.max_epochs)
             fitted[i] = snapshot

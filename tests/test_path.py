@@ -183,3 +183,48 @@ def test_mlp_path_runs_dense_to_sparse_through_the_informative_features():
     assert template.get_params()["warm_start"] is False
     assert all(e.max_epochs == 30 and e.warm_start is False for e in path.estimators)
     assert path.validation_scores.max() > 0.85
+
+
+def test_dense_to_sparse_paths_stop_fitting_once_every_group_is_gone(problem, monkeypatch):
+    # D>=3: a zero group is absorbing, so beyond the first empty model every larger
+    # alpha has the same model (intercept only); the path reuses it instead of fitting
+    X, y, _ = problem
+    solves = []
+    original = DGatingGroupLasso._solve_and_store
+    monkeypatch.setattr(DGatingGroupLasso, "_solve_and_store",
+                        lambda self, *a, **k: (solves.append(self.alpha), original(self, *a, **k))[1])
+    alphas = np.geomspace(0.01, 100.0, 12)
+    path = dgating_path(DGatingGroupLasso(groups=SIZE, D=3), X, y, alphas=alphas)
+    empty = np.flatnonzero(path.n_selected == 0)  # path.alphas run from large to small
+    assert len(empty) >= 3
+    assert len(solves) == len(alphas) - len(empty) + 1  # the first empty model is fitted
+    for i in empty:
+        assert path.estimators[i].alpha == path.alphas[i]
+        # oracle: a direct fit at that alpha is the intercept-only model too
+        direct = DGatingGroupLasso(groups=SIZE, D=3, alpha=path.alphas[i])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            direct.fit(X, y)
+        np.testing.assert_array_equal(path.estimators[i].coef_, direct.coef_)
+        np.testing.assert_allclose(path.estimators[i].intercept_, direct.intercept_, rtol=1e-12)
+
+
+def test_mlp_path_stops_training_once_every_feature_is_gone(monkeypatch):
+    from skdgating.mlp import DGatingMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    y = X[:, 0] + 0.1 * rng.standard_normal(200)
+    fits = []
+    original = DGatingMLPRegressor.fit
+    monkeypatch.setattr(DGatingMLPRegressor, "fit",
+                        lambda self, *a, **k: (fits.append(self.alpha), original(self, *a, **k))[1])
+    template = DGatingMLPRegressor(D=3, hidden_layer_sizes=(8,), max_epochs=20, random_state=0)
+    alphas = [1e-3, 3.0, 10.0, 30.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = dgating_path(template, X, y, alphas=alphas, warm_epochs=10)
+    assert path.n_selected[0] == path.n_selected[1] == 0  # alphas 30 and 10
+    first_empty = max(i for i in range(len(path.alphas)) if path.n_selected[i] == 0)
+    assert len(fits) == len(alphas) - first_empty
+    assert [e.alpha for e in path.estimators] == sorted(alphas, reverse=True)
