@@ -248,37 +248,33 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     with warnings.catch_warnings():
         # empty models at the sparse end of a path are expected there
         warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
+        previous = None
         for i in order:
-            if D >= 3 and _all_dropped(fitted, order, i, problem[0].penalized):
-                fitted[i] = _reuse_empty(fitted, order, i, grid)
+            if D >= 3 and _all_dropped(previous, problem[0].penalized):
+                fitted[i] = _reuse(previous, grid[i])
                 continue
             est = copy.deepcopy(template).set_params(alpha=float(grid[i]))
             est._solve_and_store(problem, coef_init, intercept_init)
             coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
             intercept_init = np.reshape(est.intercept_, -1)
-            fitted[i] = est
+            fitted[i] = previous = est
     return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
 
 
-def _all_dropped(fitted, order, i, penalized):
-    """On a dense-to-sparse path: did the previous alpha drop every penalized group?
+def _all_dropped(previous, penalized):
+    """On a dense-to-sparse path: did the previous alpha's model drop every penalized group?
 
     Zero groups are absorbing there, so every larger alpha returns the same model:
     for a linear model the intercept and unpenalized groups only, which does not
     depend on alpha; for an MLP a network that reads no input, whose output is a
     constant. The path then stops fitting and reuses that model.
     """
-    position = int(np.flatnonzero(order == i)[0])
-    if position == 0:
-        return False
-    previous = fitted[order[position - 1]]
-    return not np.any(np.asarray(previous.group_norms_)[penalized] > 0)
+    return previous is not None and not np.any(np.asarray(previous.group_norms_)[penalized] > 0)
 
 
-def _reuse_empty(fitted, order, i, grid):
-    position = int(np.flatnonzero(order == i)[0])
-    est = copy.deepcopy(fitted[order[position - 1]])
-    est.alpha = float(grid[i])
+def _reuse(previous, alpha):
+    est = copy.deepcopy(previous)
+    est.alpha = float(alpha)
     return est
 
 
@@ -295,8 +291,8 @@ def _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*removes every.*")
         for step, i in enumerate(order):
-            if step and _all_dropped(fitted, order, i, penalized):
-                fitted[i] = _reuse_empty(fitted, order, i, grid)
+            if step and _all_dropped(snapshot, penalized):
+                fitted[i] = _reuse(snapshot, grid[i])
                 continue
             if step == 1 and warm_epochs is not None:
                 est.set_params(max_epochs=check_scalar(warm_epochs, "warm_epochs", low=1, integer=True))
