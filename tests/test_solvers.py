@@ -71,3 +71,80 @@ def test_warm_start_escapes_the_gated_saddle_at_zero():
         est.set_params(alpha=amax * 0.01).fit(X, y)
     ref = GroupLasso(groups=1, alpha=amax * 0.01, tol=1e-12, max_iter=1000).fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)
+
+
+def _balanced_start(sub, W, rng, noise):
+    """Balanced factors of W on the subproblem's columns, perturbed by ``noise`` (relative)."""
+    Wc = W[:, sub.cols] * (1 + noise * rng.standard_normal(sub.m))
+    return sub.start(Wc, np.zeros(sub.K))
+
+
+def _group_lasso_problem(seed, alpha=0.05):
+    """Centred least-squares problem in 20 groups of 2, with skglm's group-lasso solution."""
+    from skglm import GroupLasso
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((300, 40))
+    X -= X.mean(0)
+    y = X[:, :6] @ rng.standard_normal(6) + 0.5 * rng.standard_normal(300)
+    y -= y.mean()
+    ref = GroupLasso(groups=2, alpha=alpha, weights=np.sqrt(2) * np.ones(20), tol=1e-14, max_iter=10_000,
+                     fit_intercept=False).fit(X, y)
+    return X, y, make_groups(2, 40), S.LeastSquares(X, y, np.full(300, 1 / 300)), ref.coef_[None, :], rng
+
+
+def test_balanced_newton_converges_fast_to_the_group_lasso_solution():
+    # Oracle: skglm's group lasso. On the oracle's support, the Newton steps on the
+    # gated objective over its balanced points must reach its solution in a few
+    # (quadratically converging) steps, and the gated objective there must equal
+    # the group-lasso objective (AM-GM at balance).
+    alpha = 0.05
+    X, y, groups, datafit, W_ref, rng = _group_lasso_problem(0, alpha)
+    support = np.flatnonzero(groups.group_norms(W_ref) > 0)
+    assert 2 <= len(support) < 20
+    sub = S._Subproblem(datafit, groups, support, alpha, 2, False)
+    x, g, steps, outcome = S._balanced_newton(sub, _balanced_start(sub, W_ref, rng, 0.05), 1e-11)
+    assert outcome == "converged" and steps <= 6
+    W, _ = sub.effective(x)
+    np.testing.assert_allclose(W[0], W_ref[0, sub.cols], atol=1e-8)
+    optimum = 0.5 * np.mean((y - X @ W_ref[0]) ** 2) + alpha * np.sqrt(2) * groups.group_norms(W_ref).sum()
+    assert sub.objective(x)[0] == pytest.approx(optimum, rel=1e-12)
+
+
+def test_balanced_newton_sets_groups_that_leave_the_support_to_zero_and_hands_back_when_unsure():
+    # Oracle: skglm's group lasso, and its support.
+    alpha = 0.05
+    X, y, groups, datafit, W_ref, rng = _group_lasso_problem(1, alpha)
+    norms = groups.group_norms(W_ref)
+    support, zero = np.flatnonzero(norms > 0), np.flatnonzero(norms == 0)
+    # one group that is zero at the optimum, started tiny next to the support: the
+    # Newton step takes it through zero, where zero is optimal, so it is set to zero
+    ws = np.sort(np.concatenate([support, zero[:1]]))
+    sub = S._Subproblem(datafit, groups, ws, alpha, 2, False)
+    W0 = W_ref.copy()
+    W0[0, groups.indices[zero[0]]] = 1e-3 * norms.max() * rng.standard_normal(2)
+    x, _, _, outcome = S._balanced_newton(sub, _balanced_start(sub, W0, rng, 0.0), 1e-11)
+    assert outcome == "converged"
+    W, _ = sub.effective(x)
+    np.testing.assert_allclose(W[0], W_ref[0, sub.cols], atol=1e-8)
+    assert np.all(W[0, np.isin(sub.cols, groups.indices[zero[0]])] == 0.0)
+    # far from the solution (a support group started near zero, pointing the wrong
+    # way) the steps cross the kink of ||w_j||: not these steps' region
+    W0 = W_ref.copy()
+    big = support[np.argmax(norms[support])]
+    W0[0, groups.indices[big]] *= -1e-6
+    sub = S._Subproblem(datafit, groups, support, alpha, 2, False)
+    _, _, _, outcome = S._balanced_newton(sub, _balanced_start(sub, W0, rng, 0.0), 1e-11)
+    assert outcome == "unsettled"
+    # a small support group started at 1e-6 of its size while the others overshoot
+    # (x1.2): zero looks optimal for it at first, not at the end; the input comes back
+    small = support[np.argmin(norms[support])]
+    W0 = 1.2 * W_ref
+    W0[0, groups.indices[small]] *= 1e-6
+    x0 = _balanced_start(sub, W0, rng, 0.0)
+    x, _, _, outcome = S._balanced_newton(sub, x0, 1e-11)
+    assert outcome == "failed" and np.array_equal(x, x0)
+    # and the whole solver, from that start, still finds the group-lasso solution
+    W, _, _, info = S.solve(datafit, groups, alpha, 2, coef_init=W0, fit_intercept=False, tol=1e-9)
+    assert info["converged"]
+    np.testing.assert_allclose(W[0], W_ref[0], atol=1e-7)
