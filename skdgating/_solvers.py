@@ -30,10 +30,10 @@ error, binary or multinomial logistic) and the gating formulas of
 Each working-set subproblem gets a few L-BFGS steps, then safeguarded Newton steps
 with the analytic gated Hessian (shifted where the non-convex objective makes it
 indefinite; a factorization is reused while it still contracts the gradient).
-For ``D = 2``, once no group of the support is still shrinking fast, the Newton
-steps go on over the balanced points of the gated objective (the gates eliminated
-in closed form, :func:`_balanced_newton`): there they converge quadratically,
-while in the factors they slow down near groups on the edge of the support.
+For ``D = 2``, after each full Newton step the solver tries to go on over the
+balanced points of the gated objective (the gates eliminated in closed form,
+:func:`_balanced_newton`): there Newton converges quadratically, while in the
+factors it slows down near groups on the edge of the support.
 Least squares works on the Gram matrix of the working set when ``n_samples`` is
 larger than the working set, so a step costs ``O(m^2)`` (``O(m^3)`` for a
 factorization), not ``O(n m)``; Gram columns are cached across working sets and
@@ -592,8 +592,9 @@ def _newton(sub, x, gtol, max_steps=50, polish=False):
 
     After a full Newton step the previous factorization is tried once more (a chord
     step): it is kept when it cuts the gradient by CHORD_CONTRACTION, which near the
-    solution saves building and factorizing the Hessian. With ``polish`` (D=2), full
-    steps after which the support has settled hand over to :func:`_balanced_newton`.
+    solution saves building and factorizing the Hessian. With ``polish`` (D=2), each
+    full step hands over to :func:`_balanced_newton`, until it has been unsettled
+    POLISH_TRIES times.
     """
     f, g = sub.objective(x)
     factor, reuse = None, False
@@ -623,8 +624,8 @@ def _newton(sub, x, gtol, max_steps=50, polish=False):
             if t < 1e-8:
                 return x, g, step, False
         reuse = t == 1.0
-        x_old, x, f, g = x, x + t * d, f_new, g_new
-        if polish_tries and reuse and _settled(sub, x_old, x):
+        x, f, g = x + t * d, f_new, g_new
+        if polish_tries and reuse:
             x_pol, g_pol, n_pol, outcome = _balanced_newton(sub, x, gtol)
             if outcome == "converged":
                 return x_pol, g_pol, step + 1 + n_pol, True
@@ -633,25 +634,14 @@ def _newton(sub, x, gtol, max_steps=50, polish=False):
     return x, g, max_steps, np.max(np.abs(g)) <= gtol
 
 
-def _settled(sub, x_old, x):
-    """Whether no group in the support lost half its norm in the step from ``x_old`` to ``x``.
-
-    Groups below the read-out threshold do not count. Until the groups that tend to
-    zero get there, the balanced Newton steps (non-smooth at zero) would fail.
-    """
-    old, new = (np.sqrt(sub._group_sum(sub.effective(z)[0][0] ** 2)) for z in (x_old, x))
-    kept = new > KKT_READOUT_THRESHOLD * new.max(initial=0.0)
-    return bool(np.all(new[kept] >= 0.5 * old[kept]))
-
-
-def _balanced_newton(sub, x, gtol, max_steps=10):
+def _balanced_newton(sub, x, gtol, max_steps=15):
     r"""Newton steps on the gated objective over its balanced points (D=2).
 
     Returns ``(x, gradient, steps, outcome)``. The outcome is ``"converged"``;
-    ``"unsettled"``, when the steps leave the region where they work (worth another
-    try once Newton in the factors has moved on); or ``"failed"``, when they do not
-    converge or the groups they set to zero are not zero at the end. Unless
-    converged, ``x`` is the input and the gradient ``None``.
+    ``"unsettled"``, when a line search fails (worth another try once Newton in the
+    factors has moved on); or ``"failed"``, when the steps do not converge, or a
+    group set to zero is found nonzero at the end a second time. Unless converged,
+    ``x`` is the input and the gradient ``None``.
 
     Minimized over the rescalings :math:`(t\,\omega_j, \gamma_j / t)`, which keep
     :math:`w_j` fixed, the gated penalty of a group is :math:`\alpha c_j \|w_j\|` (AM-GM,
@@ -669,9 +659,10 @@ def _balanced_newton(sub, x, gtol, max_steps=10):
 
     ``F`` has a kink where a group is zero. Groups below the read-out threshold, and
     groups whose Newton step passes within ``COLLAPSE`` times their norm of zero,
-    are set to exactly zero when zero is optimal for them given the others
+    are set to exactly zero where zero is optimal for them given the others
     (:math:`\|\nabla_j L\| \le \alpha c_j` there, which also means that ``F`` goes
-    down); if it is not, the outcome is ``"unsettled"``.
+    down). At convergence the zero groups are checked again, as in the working-set
+    loop: a violator re-enters once, at a proximal-gradient step from zero.
     """
     m, m_pen, n_b = sub.m, sub.m_pen, sub.n_b
     local = sub.local_group[:m_pen]
@@ -711,15 +702,27 @@ def _balanced_newton(sub, x, gtol, max_steps=10):
         # as the working-set loop reads them out: only where zero is optimal
         _, _, grad_zero, _ = set_to_zero(v, tiny)
         v, f, grad, norms = set_to_zero(v, zero_optimal(grad_zero, tiny))
+    reentered = np.zeros(sub.n_pen, dtype=bool)
     for step in range(max_steps):
         live = norms > 0
         x_bal = sub.start(*split(v))
         g_bal = sub.objective(x_bal)[1]
         if np.max(np.abs(g_bal), initial=0.0) <= gtol:
-            # zero must still be optimal for the groups set to zero on the way
-            if np.any(np.sqrt(sub._group_sum(grad[:m_pen] ** 2))[~live] > ac[~live] + gtol):
+            # zero must still be optimal for the groups set to zero on the way; those
+            # for which it is not re-enter once, at a proximal-gradient step from zero
+            grad_norms = np.sqrt(sub._group_sum(grad[:m_pen] ** 2))
+            wrong = ~live & (grad_norms > ac + gtol)
+            if not wrong.any():
+                return x_bal, g_bal, step, "converged"
+            if np.any(wrong & reentered):
                 return x, None, step, "failed"
-            return x_bal, g_bal, step, "converged"
+            reentered |= wrong
+            lipschitz = np.maximum(np.add.reduceat(np.diag(sub.hess_w(*split(v)))[:m_pen], sub.pen_starts), 1e-300)
+            shrink = np.where(wrong, (grad_norms - ac) / (lipschitz * np.maximum(grad_norms, 1e-300)), 0.0)
+            v = v.copy()
+            v[:m_pen] -= shrink[local] * grad[:m_pen]
+            f, grad, norms = value_grad(v)
+            continue
         free = np.ones(len(v), dtype=bool)
         free[:m_pen] = live[local]
         # Hessian on the nonzero groups: the smooth part's plus the penalty's
@@ -742,11 +745,11 @@ def _balanced_newton(sub, x, gtol, max_steps=10):
         closest = np.sqrt(np.maximum(norms**2 + 2 * t_near * w_d + t_near**2 * d_d, 0.0))
         collapsing = live & (closest < COLLAPSE * norms)
         if collapsing.any():
-            v_zero, f_zero, grad_zero, norms_zero = set_to_zero(v, collapsing)
-            if not np.array_equal(zero_optimal(grad_zero, collapsing), collapsing):
-                return x, None, step, "unsettled"
-            v, f, grad, norms = v_zero, f_zero, grad_zero, norms_zero
-            continue
+            _, _, grad_zero, _ = set_to_zero(v, collapsing)
+            to_zero = zero_optimal(grad_zero, collapsing)
+            if to_zero.any():
+                v, f, grad, norms = set_to_zero(v, to_zero)
+                continue
         slope, g_max = grad @ d, np.max(np.abs(grad[free]))
         t = 1.0
         while True:
