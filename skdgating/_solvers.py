@@ -167,6 +167,7 @@ class BinaryLogistic:
 
     def __init__(self, X, y, sample_weight):
         self.X, self.y, self.s = X, y, sample_weight
+        self.labels = y.astype(np.intp)
         self.n_outputs = 1
 
     def _value_grad(self, X, W, b):
@@ -198,7 +199,7 @@ class MultinomialLogistic:
     fits_intercept_in_solver = True
 
     def __init__(self, X, y, sample_weight, n_classes):
-        self.X, self.s = X, sample_weight
+        self.X, self.s, self.labels = X, sample_weight, y
         self.Y = np.eye(n_classes)[y]
         self.n_outputs = n_classes
 

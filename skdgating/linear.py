@@ -188,6 +188,7 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         self.feature_importances_ = np.sqrt((W**2).sum(axis=0))
         self.n_iter_ = int(n_iter)
         self._store(W, b)
+        self._check_minimum_exists(groups, datafit)
         if groups.penalized.any() and not np.any(self.group_norms_[groups.penalized] > 0):
             warnings.warn(
                 f"alpha={self.alpha:g} removes every penalized group; predictions use the "
@@ -195,6 +196,9 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
 
     def _warm_compatible(self, datafit):
         return np.size(self.coef_) == datafit.n_outputs * datafit.X.shape[1]
+
+    def _check_minimum_exists(self, groups, datafit):
+        """Warn where the objective has no minimum (the classifier overrides it)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -296,6 +300,8 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     (K classes, K rows) of :math:`x^\top W + b`. A group spans all classes'
     coefficients of its features, so a feature leaves the model for every class
     at once. Intercepts are unpenalized and ungated. ``D=2`` is the group lasso.
+    If the unpenalized columns (every column at ``alpha=0``) separate the classes,
+    the objective has no minimum; ``fit`` then warns (:class:`~sklearn.exceptions.ConvergenceWarning`).
 
     Parameters
     ----------""" + _PARAMS_DOC + r"""
@@ -320,6 +326,23 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     def _store(self, W, b):
         self.coef_ = W
         self.intercept_ = b
+
+    def _check_minimum_exists(self, groups, datafit):
+        # The penalty bounds the penalized coefficients, not the unpenalized ones (all
+        # of them at alpha=0): if those columns separate the classes, the loss goes to
+        # 0 along a ray and the solver stops wherever its tolerance is met.
+        free = ~groups.penalized[groups.feature_group] if self.alpha > 0 else np.ones(groups.n_features, bool)
+        if not free.any():
+            return
+        scores = datafit.X[:, free] @ self.coef_[:, free].T + self.intercept_
+        if _separable(datafit.X[:, free], datafit.labels, datafit.s, self.fit_intercept, scores):
+            largest = float(np.max(np.abs(self.coef_[:, free])))
+            warnings.warn(
+                "The unpenalized columns" + (" and the intercept" if self.fit_intercept else "")
+                + " separate the classes: the logistic loss has no minimum, and their coefficients "
+                f"grow until the solver's tolerance stops them (largest |coef| {largest:.3g}). "
+                + ("Use alpha > 0." if self.alpha == 0 else "Give those groups a positive group weight."),
+                ConvergenceWarning)
 
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise."""
@@ -346,6 +369,55 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
+
+
+# Largest linear program (constraints x variables per class) the separability check solves:
+# about 0.2 s with HiGHS; beyond it only the fitted model is tried as a witness.
+SEPARABILITY_LP_ENTRIES = 200_000
+
+
+def _separable(X, y, sample_weight, fit_intercept, scores):
+    """Whether some linear function of ``X`` (plus an intercept) separates the classes.
+
+    ``False`` also when the problem is too large to decide (see below).
+
+    The classes ``y`` (0..K-1) are separable iff scores ``f_k(x) = x'w_k + b_k``
+    exist with ``f_{y_i}(x_i) > f_k(x_i)`` for every sample of positive weight and
+    every other class ``k``. The fitted ``scores`` (n_samples, 1 or K) are tried
+    first as such a witness; otherwise a linear program decides exactly (the margin
+    1 it asks for is no restriction: any strict separation scales up to it), when
+    it has at most SEPARABILITY_LP_ENTRIES entries.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix
+
+    keep = sample_weight > 0
+    X, y, scores = X[keep], y[keep], scores[keep]
+    K = max(scores.shape[1], 2)
+    if K == 2:
+        margins = (2.0 * y - 1.0) * scores[:, 0]
+    else:
+        others = np.where(np.arange(K)[None, :] == y[:, None], -np.inf, scores)
+        margins = scores[np.arange(len(y)), y] - others.max(1)
+    if np.all(margins > 0):
+        return True
+    Z = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
+    n, q = Z.shape
+    if n * q * (K - 1) > SEPARABILITY_LP_ENTRIES:
+        return False
+    if K == 2:  # one score suffices: (2 y_i - 1) z_i'v >= 1
+        A = -(2.0 * y - 1.0)[:, None] * Z
+        n_vars = q
+    else:  # rows (i, k != y_i): -(z_i' w_{y_i} - z_i' w_k) <= -1
+        i, k = np.nonzero(np.arange(K)[None, :] != y[:, None])
+        rows = np.repeat(np.arange(len(i)), 2 * q)
+        cols = np.concatenate([y[i, None] * q + np.arange(q)[None, :], k[:, None] * q + np.arange(q)[None, :]],
+                              axis=1).ravel()
+        vals = np.concatenate([-Z[i], Z[i]], axis=1).ravel()
+        A = csr_matrix((vals, (rows, cols)), shape=(len(i), K * q))
+        n_vars = K * q
+    result = linprog(np.zeros(n_vars), A_ub=A, b_ub=-np.ones(A.shape[0]), bounds=(None, None), method="highs")
+    return result.status == 0
 
 
 def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression",

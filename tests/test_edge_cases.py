@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
@@ -90,3 +91,34 @@ def test_mlp_whose_loss_explodes_while_finite_raises_naming_the_settings():
     with pytest.raises(ValueError, match="learning_rate_init.*alpha"):
         DGatingMLPClassifier(D=2, alpha=1000.0, batch_size=8, hidden_layer_sizes=(4,), max_epochs=2,
                              random_state=0).fit(X[:20, :1], Y_BIN[:20])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_unpenalized_columns_that_separate_the_classes_warn(n_classes):
+    # Planted: the classes are a function of the two unpenalized columns alone, so the
+    # logistic loss has no minimum; with every group penalized it has one.
+    y = np.digitize(X[:, 0] + X[:, 1], [0] if n_classes == 2 else [-1, 1])
+    with pytest.warns(ConvergenceWarning, match="separate the classes"):
+        DGatingLogisticGroupLasso(D=2, alpha=0.01, group_weights=[0, 0, 1, 1, 1, 1]).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="separate the classes.*alpha > 0"):
+        DGatingLogisticGroupLasso(D=2, alpha=0.0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        DGatingLogisticGroupLasso(D=2, alpha=0.01).fit(X, y)
+        DGatingLogisticGroupLasso(D=2, alpha=0.01, group_weights=[0, 0, 1, 1, 1, 1]).fit(X, Y_BIN)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_separability_linear_program(n_classes):
+    # Without a witness from the fitted model the linear program decides: a planted
+    # separation is found, and a point repeated with two labels is never separable.
+    from skdgating.linear import _separable
+
+    y = np.digitize(X[:, 0] - 2 * X[:, 3], [0] if n_classes == 2 else [-1, 1])
+    no_witness = np.zeros((len(y), 1 if n_classes == 2 else n_classes))
+    ones = np.ones(len(y))
+    assert _separable(X, y, ones, True, no_witness)
+    X_dup, y_dup = np.vstack([X, X[:1]]), np.append(y, (y[0] + 1) % n_classes)
+    assert not _separable(X_dup, y_dup, np.ones(len(y_dup)), True, np.vstack([no_witness, no_witness[:1]]))
+    # a zero-weight sample does not count
+    assert _separable(X_dup, y_dup, np.append(ones, 0.0), True, np.vstack([no_witness, no_witness[:1]]))
