@@ -446,7 +446,9 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
             ws_size = max(4 * len(active), 4 * ws_size, 10)
             candidates = pen_groups[np.argsort(-kkt[pen_groups], kind="stable")]
             new = [j for j in candidates if norms[j] == 0 and kkt[j] > tol][: max(ws_size - len(active), 1)]
-            _prox_step_start(W, G, groups, new, alpha, _block_lipschitz(datafit, groups, new))
+            cols = np.concatenate([groups.indices[j] for j in new] or [np.zeros(0, dtype=int)])
+            owner = np.repeat(np.arange(len(new)), [len(groups.indices[j]) for j in new])
+            _prox_step_start(W, G, groups, new, alpha, _block_lipschitz(datafit, cols, owner, len(new)))
             if NEAR:
                 # groups on the edge (||G_j|| within NEAR of alpha c_j) often turn into
                 # violators once the others move: enter them now, from a small start
@@ -696,8 +698,8 @@ def _balanced_newton(sub, x, gtol, max_steps=15):
         return (v, *value_grad(v))
 
     omega, gates, b = sub.unpack(x)
-    v, f, grad, norms = set_to_zero(np.concatenate([(omega * sub.col_scale(gates))[0], b if n_b else []]),
-                                    np.zeros(sub.n_pen, dtype=bool))
+    v = np.concatenate([(omega * sub.col_scale(gates))[0], b if n_b else []])
+    f, grad, norms = value_grad(v)
     tiny = (norms > 0) & (norms <= KKT_READOUT_THRESHOLD * norms.max(initial=0.0))
     if tiny.any():
         # as the working-set loop reads them out: only where zero is optimal
@@ -718,8 +720,8 @@ def _balanced_newton(sub, x, gtol, max_steps=15):
             if np.any(wrong & reentered):
                 return x, None, step, "failed"
             reentered |= wrong
-            lipschitz = np.maximum(np.add.reduceat(np.diag(sub.hess_w(*split(v)))[:m_pen], sub.pen_starts), 1e-300)
-            shrink = np.where(wrong, (grad_norms - ac) / (lipschitz * np.maximum(grad_norms, 1e-300)), 0.0)
+            lipschitz = _block_lipschitz(sub.datafit, sub.cols[:m_pen], local, sub.n_pen)
+            shrink = np.where(wrong, _prox_shrink(grad_norms, ac, lipschitz), 0.0)
             v = v.copy()
             v[:m_pen] -= shrink[local] * grad[:m_pen]
             f, grad, norms = value_grad(v)
@@ -793,20 +795,22 @@ def _prox_step_start(W, G, groups, new, alpha, lipschitz):
     for j, lip in zip(new, lipschitz):
         idx = groups.indices[j]
         g = G[:, idx]
-        gn = np.linalg.norm(g)
-        shrink = max(gn - alpha * groups.weights[j], 0.0) / (lip * gn)
-        W[:, idx] = -shrink * g
+        W[:, idx] = -_prox_shrink(np.linalg.norm(g), alpha * groups.weights[j], lip) * g
 
 
-def _block_lipschitz(datafit, groups, which):
-    """Upper bound of the Lipschitz constants of the blocks ``which``: the traces of their weighted Grams."""
-    if not len(which):
-        return np.zeros(0)
-    cols = np.concatenate([groups.indices[j] for j in which])
+def _prox_shrink(grad_norm, threshold, lipschitz):
+    """A block proximal-gradient step from zero, as a multiple of minus the gradient."""
+    return np.maximum(grad_norm - threshold, 0.0) / (lipschitz * np.maximum(grad_norm, 1e-300))
+
+
+def _block_lipschitz(datafit, cols, owner, n_blocks):
+    """Upper bounds of the blocks' Lipschitz constants: the traces of their weighted Grams.
+
+    ``cols`` are feature indices and ``owner`` the block (0..n_blocks-1) of each.
+    """
     # s-weighted squared column norms; least squares gets them from the caller
     col_sq = datafit.col_sq[cols] if hasattr(datafit, "col_sq") else datafit.s @ datafit.X[:, cols] ** 2
-    owner = np.repeat(np.arange(len(which)), [len(groups.indices[j]) for j in which])
-    return np.maximum(np.bincount(owner, col_sq, minlength=len(which)), 1e-12)
+    return np.maximum(np.bincount(owner, col_sq, minlength=n_blocks), 1e-12)
 
 
 def _dense_start(datafit, groups, alpha, seed):
