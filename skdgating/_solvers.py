@@ -528,6 +528,7 @@ def fit_unpenalized(datafit, groups, fit_intercept, tol=1e-10):
 # zero is set to zero (where zero is optimal for it) before the next step.
 COLLAPSE = 0.1
 POLISH_TRIES = 3  # balanced-Newton attempts per Newton run in the factors
+PROGRESS_STEPS = 5  # balanced Newton gives up if this many steps did not cut the gradient 10x
 CHORD_CONTRACTION = 0.25  # a chord step is kept when it cuts the gradient this much
 LBFGS_WARMUP = 10  # L-BFGS steps per round before Newton is tried
 MAX_ROUNDS = 30
@@ -642,7 +643,8 @@ def _balanced_newton(sub, x, gtol, max_steps=15):
 
     Returns ``(x, gradient, steps, outcome)``. The outcome is ``"converged"``;
     ``"unsettled"``, when a line search fails (worth another try once Newton in the
-    factors has moved on); or ``"failed"``, when the steps do not converge, or a
+    factors has moved on); or ``"failed"``, when the steps do not converge fast
+    (PROGRESS_STEPS steps without a 10x smaller gradient, or ``max_steps``), or a
     group set to zero is found nonzero at the end a second time. Unless converged,
     ``x`` is the input and the gradient ``None``.
 
@@ -706,11 +708,15 @@ def _balanced_newton(sub, x, gtol, max_steps=15):
         _, _, grad_zero, _ = set_to_zero(v, tiny)
         v, f, grad, norms = set_to_zero(v, zero_optimal(grad_zero, tiny))
     reentered = np.zeros(sub.n_pen, dtype=bool)
+    g_history = []
     for step in range(max_steps):
         live = norms > 0
         x_bal = sub.start(*split(v))
         g_bal = sub.objective(x_bal)[1]
-        if np.max(np.abs(g_bal), initial=0.0) <= gtol:
+        g_history.append(np.max(np.abs(g_bal), initial=0.0))
+        if step >= PROGRESS_STEPS and g_history[-1] > 0.1 * g_history[-1 - PROGRESS_STEPS]:
+            return x, None, step, "failed"  # not converging fast: not the region for these steps
+        if g_history[-1] <= gtol:
             # zero must still be optimal for the groups set to zero on the way; those
             # for which it is not re-enter once, at a proximal-gradient step from zero
             grad_norms = np.sqrt(sub._group_sum(grad[:m_pen] ** 2))
