@@ -125,6 +125,8 @@ class LeastSquares:
 
     def gradient(self, W, b=None):
         live = np.flatnonzero(W[0])
+        if not len(live):
+            return -self._Xty[None, :]  # X' S (0 - y), precomputed
         slots = self._slot[live]
         if len(live) and np.all(slots >= 0):
             # the residual from the cached sqrt(s)-weighted columns: one pass over X, not two
