@@ -4,7 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.skdgating-installed
-# One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
+# The tests pin one thread for determinism and a steady CI time. The demo and the
+# benchmarks run in the user's default environment: the estimators size their own
+# thread pools (skdgating/_threads.py), and the benchmarks print pinned figures beside.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: install test demo bench bench-mlp bench-compaction clean docs
@@ -22,24 +24,24 @@ test: install
 	$(THREADS) $(PY) -m pytest -q -p no:cacheprovider tests
 
 demo: install
-	$(THREADS) $(PY) -m skdgating demo
+	$(PY) -m skdgating demo
 
 docs: install
 	$(THREADS) $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench: install
 	$(PY) -m pip install -q -e ".[benchmarks]"
-	$(THREADS) $(PY) benchmarks/bench_linear.py
+	$(PY) benchmarks/bench_linear.py
 
 # stg and lassonet pin old dependencies (lifelines would pull pandas < 3): no deps
 bench-mlp: install
 	$(PY) -m pip install -q --no-deps stg==0.1.2 lassonet==0.0.21
 	$(PY) -m pip install -q h5py
-	$(THREADS) $(PY) benchmarks/bench_mlp_selection.py
-	$(THREADS) $(PY) benchmarks/bench_mlp_overhead.py
+	$(PY) benchmarks/bench_mlp_selection.py
+	$(PY) benchmarks/bench_mlp_overhead.py
 
 bench-compaction: install
-	$(THREADS) $(PY) benchmarks/bench_compaction.py
+	$(PY) benchmarks/bench_compaction.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/_build docs/generated

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _solvers
 from ._persistence import VersionedPickleMixin
+from ._threads import check_n_threads, thread_limits
 from ._validation import check_D, check_sample_weight, check_scalar, warn_if_badly_scaled
 from .groups import make_groups
 
@@ -61,6 +62,14 @@ _PARAMS_DOC = """
         ``D>=3``, which breaks ties between identical columns. Unused for D=2.
     verbose : int, default=0
         Print one line per outer iteration when positive.
+    n_threads : int or None, default=None
+        Threads of the BLAS pool during ``fit``; the previous size is restored
+        afterwards. ``None`` sizes it from the work of one pass over X and the
+        idle cores (from the load average): one thread unless X is very large
+        (a pool of threads costs more than it gives on the solver's many small
+        products, and beside a busy process slows them many times over). A
+        positive int sets the number; ``-1`` uses every core (``-2`` all but
+        one, as for ``n_jobs``).
 """
 
 _ATTRS_DOC = """
@@ -106,7 +115,8 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
     """Shared fit logic; subclasses define the datafit and the output layer."""
 
     def __init__(self, groups=None, D=3, alpha=0.1, group_weights="sqrt_size", fit_intercept=True,
-                 tol=1e-6, max_iter=100, warm_start=False, random_state=None, verbose=0):
+                 tol=1e-6, max_iter=100, warm_start=False, random_state=None, verbose=0,
+                 n_threads=None):
         self.groups = groups
         self.D = D
         self.alpha = alpha
@@ -117,9 +127,11 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     def _check_params(self):
         check_D(self.D)
+        check_n_threads(self.n_threads)
         check_scalar(self.alpha, "alpha", low=0.0)
         check_scalar(self.tol, "tol", low=0.0, low_inclusive=False)
         check_scalar(self.max_iter, "max_iter", low=1, integer=True)
@@ -162,23 +174,30 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         """
         self._check_params()
         X, factory = self._validate_fit(X, y)
-        problem = self._prepare(X, sample_weight, factory)
-        coef_init = intercept_init = None
-        if self.warm_start and hasattr(self, "coef_") and self._warm_compatible(problem[1]):
-            coef_init = np.reshape(self.coef_, (problem[1].n_outputs, -1))
-            intercept_init = np.reshape(self.intercept_, -1)
-        self._solve_and_store(problem, coef_init, intercept_init)
+        with self._thread_limits(X):  # the preparation's passes over X too
+            problem = self._prepare(X, sample_weight, factory)
+            coef_init = intercept_init = None
+            if self.warm_start and hasattr(self, "coef_") and self._warm_compatible(problem[1]):
+                coef_init = np.reshape(self.coef_, (problem[1].n_outputs, -1))
+                intercept_init = np.reshape(self.intercept_, -1)
+            self._solve_and_store(problem, coef_init, intercept_init)
         return self
+
+    def _thread_limits(self, X):
+        # The solver's largest products pass over X once (2 n p flops); the BLAS pool
+        # is sized for that and restored afterwards (see skdgating._threads).
+        return thread_limits(self.n_threads, 2.0 * X.shape[0] * X.shape[1])
 
     def _solve_and_store(self, problem, coef_init=None, intercept_init=None):
         """Solve on a prepared problem (shared along a path) and set the fitted attributes."""
         groups, datafit, x_mean = problem
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        W, b, n_iter, info = _solvers.solve(
-            datafit, groups, float(self.alpha), check_D(self.D), coef_init=coef_init,
-            intercept_init=intercept_init if datafit.fits_intercept_in_solver else None,
-            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter, seed=seed,
-            verbose=self.verbose)
+        with self._thread_limits(datafit.X):
+            W, b, n_iter, info = _solvers.solve(
+                datafit, groups, float(self.alpha), check_D(self.D), coef_init=coef_init,
+                intercept_init=intercept_init if datafit.fits_intercept_in_solver else None,
+                fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter, seed=seed,
+                verbose=self.verbose)
         if not datafit.fits_intercept_in_solver:
             b = np.array([datafit.y_mean - x_mean @ W[0]]) if self.fit_intercept else np.zeros(1)
         self.groups_ = [idx.copy() for idx in groups.indices]

@@ -51,6 +51,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._modules import ACTIVATIONS, MLP, UNGATED_WEIGHTS, HalfSquaredError
 from ._persistence import VersionedPickleMixin
+from ._threads import check_n_threads, thread_limits
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .groups import make_groups
@@ -389,6 +390,15 @@ _PARAMS_DOC = """
         Strength of the neurons' penalty (``>= 0``) with ``gate_hidden=True``;
         ``None`` uses ``alpha`` (the same price per group for a feature and a
         neuron). Ignored without ``gate_hidden``.
+    n_threads : int or None, default=None
+        Threads of PyTorch's and the BLAS's pools during ``fit`` and
+        ``predict``; the previous sizes are restored afterwards. ``None`` sizes
+        them from the work of one minibatch step and the idle cores (from the
+        load average): one thread for the small networks and batches of
+        tabular data, where a pool costs more than it gives and, beside a busy
+        process, slows training 10-100x; more for large layers and batches on an
+        idle machine. A positive int sets the number; ``-1`` uses every core
+        (``-2`` all but one, as for ``n_jobs``).
 """
 
 _ATTRS_DOC = """
@@ -469,6 +479,13 @@ def _cutoff(norms, threshold):
 
 # Rows per forward call in predict (bounds the memory of the hidden activations).
 _PREDICT_BATCH = 65536
+
+
+def _step_flops(n_features, hidden, n_outputs, batch_size):
+    """Floating-point operations of the largest layer's forward and backward products
+    on one batch (what sizes the thread pools, see :mod:`skdgating._threads`)."""
+    sizes = [int(n_features), *hidden, int(n_outputs)]
+    return 6.0 * batch_size * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def _compact_layers(module):
@@ -555,7 +572,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                  learning_rate="cosine", momentum=0.9, batch_size=32, max_epochs=200,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  threshold=1e-3, standardize=True, device="cpu", random_state=None, verbose=0,
-                 warm_start=False, gate_hidden=False, alpha_hidden=None):
+                 warm_start=False, gate_hidden=False, alpha_hidden=None, n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.D = D
@@ -581,6 +598,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         self.warm_start = warm_start
         self.gate_hidden = gate_hidden
         self.alpha_hidden = alpha_hidden
+        self.n_threads = n_threads
 
     # ---------------------------------------------------------------- validation
     def _hidden_sizes(self):
@@ -630,6 +648,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         if self.threshold == 1.0:
             raise ValueError("threshold is relative to the largest group norm and must be < 1, got 1.0.")
         check_scalar(self.verbose, "verbose", low=0, integer=True)
+        check_n_threads(self.n_threads)
         if not (isinstance(self.device, str) and (self.device in ("cpu", "cuda", "auto")
                                                    or self.device.startswith("cuda:"))):
             raise ValueError(f"device must be 'cpu', 'cuda' (or 'cuda:<i>') or 'auto', got {self.device!r}.")
@@ -745,8 +764,10 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         try:
             # All of the fit's randomness comes from the seeds drawn above; the
-            # user's global torch RNG is restored on exit.
-            with torch.random.fork_rng(devices=cuda_devices):
+            # user's global torch RNG is restored on exit. The thread pools are
+            # sized for one minibatch step and restored on exit too.
+            with (torch.random.fork_rng(devices=cuda_devices),
+                  thread_limits(self.n_threads, _step_flops(n_features, hidden, n_outputs, batch_size))):
                 torch.manual_seed(int(init_seed))
                 net.initialize()
                 if warm_state is not None:
@@ -868,7 +889,9 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             X_sel -= standardization[0]
             X_sel *= standardization[1]
         X_sel = X_sel.astype(np.float32)
-        with torch.no_grad():
+        widths = [layer.in_features for layer in module if isinstance(layer, torch.nn.Linear)]
+        flops = _step_flops(widths[0], widths[1:], module[-1].out_features, min(len(X_sel), _PREDICT_BATCH))
+        with torch.no_grad(), thread_limits(self.n_threads, flops / 3):
             out = [module(torch.from_numpy(X_sel[start:start + _PREDICT_BATCH]))
                    for start in range(0, len(X_sel), _PREDICT_BATCH)]
         return torch.cat(out).double().numpy()

@@ -337,7 +337,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
 
     def __init__(self, groups=None, D=3, alphas=20, eps=1e-3, group_weights="sqrt_size",
                  fit_intercept=True, cv=5, scoring=None, selection="min", n_jobs=None, tol=1e-6,
-                 max_iter=100, random_state=None, verbose=0):
+                 max_iter=100, random_state=None, verbose=0, n_threads=None):
         self.groups = groups
         self.D = D
         self.alphas = alphas
@@ -352,11 +352,12 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     def _template(self):
         return self._model(groups=self.groups, D=self.D, group_weights=self.group_weights,
                            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
-                           random_state=self.random_state)
+                           random_state=self.random_state, n_threads=self.n_threads)
 
     def fit(self, X, y, sample_weight=None):
         """Cross-validate the alpha grid, then refit on all data at the chosen alpha.
@@ -440,7 +441,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
 _CV_DOC = """
     Parameters
     ----------
-    groups, D, group_weights, fit_intercept, tol, max_iter, random_state
+    groups, D, group_weights, fit_intercept, tol, max_iter, random_state, n_threads
         As in :class:`{model}`.
     alphas : int or array-like, default=20
         Grid size (geometric from ``alpha_max`` down to ``eps * alpha_max``) or values.
