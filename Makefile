@@ -3,16 +3,23 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
+RUNTIME := $(VENV)/.skdgating-runtime
 STAMP  := $(VENV)/.skdgating-installed
 # One thread for torch and BLAS: two threads next to a busy process slowed torch 10-200x.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: install test demo bench bench-mlp bench-compaction clean docs
 
-$(STAMP): pyproject.toml Makefile
+# The runtime dependencies only (what `make demo` needs); `make install` adds the
+# test extra (pytest, skglm, Sphinx, ...) on top.
+$(RUNTIME): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
@@ -21,7 +28,7 @@ install: $(STAMP)
 test: install
 	$(THREADS) $(PY) -m pytest -q -p no:cacheprovider tests
 
-demo: install
+demo: $(RUNTIME)
 	$(THREADS) $(PY) -m skdgating demo
 
 docs: install
