@@ -95,10 +95,10 @@ _ATTRS_DOC = """
     the penalty compares group norms, so unscaled features are penalized
     arbitrarily.
 
-    With :class:`~sklearn.feature_selection.SelectFromModel`, the default
-    threshold for these estimators is ``1e-5`` on ``|coef_|``, which selects
-    ``support_`` whenever the selected coefficients exceed 1e-5 (the usual case on
-    standardized data); ``est.selected_features_`` is the exact selection.
+    With :class:`~sklearn.feature_selection.SelectFromModel`, pass
+    ``importance_getter="support_", threshold=0.5`` to keep exactly ``support_``.
+    Its default (``1e-5`` on ``|coef_|``, because the class name contains
+    "Lasso") misses a selected feature whose coefficient is below 1e-5.
 """
 
 
