@@ -27,7 +27,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _solvers
 from ._persistence import VersionedPickleMixin
-from ._validation import check_D, check_sample_weight, check_scalar, warn_if_badly_scaled
+from ._validation import (check_D, check_sample_weight, check_scalar, warn_if_badly_scaled,
+                          warns_about_scale_once)
 from .groups import make_groups
 
 __all__ = ["DGatingGroupLasso", "DGatingLogisticGroupLasso", "alpha_max"]
@@ -146,6 +147,7 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         warn_if_badly_scaled(X, type(self).__name__)
         return groups, datafit_factory(X, s), x_mean
 
+    @warns_about_scale_once
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -420,6 +422,7 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
     return result.status == 0
 
 
+@warns_about_scale_once
 def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression",
               sample_weight=None, fit_intercept=True):
     r"""Smallest ``alpha`` at which the ``D=2`` (group lasso) solution is all zero.

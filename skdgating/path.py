@@ -48,7 +48,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import VersionedPickleMixin
-from ._validation import check_D, check_scalar
+from ._validation import (check_D, check_scalar, warn_if_badly_scaled, warns_about_scale_once,
+                          without_scale_warning)
 from .groups import make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 
@@ -175,6 +176,7 @@ def _check_alphas(alphas, estimator, X, y, eps, sample_weight):
     return np.sort(alphas)[::-1]
 
 
+@warns_about_scale_once
 def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None,
                  validation_fraction=None, sample_weight=None, scoring=None, random_state=None,
                  warm_epochs=None):
@@ -323,6 +325,7 @@ def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):
     )
 
 
+@without_scale_warning  # the CV fit checked the whole data once
 def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
     sw = None if sample_weight is None else np.asarray(sample_weight)[train]
     path = dgating_path(template, X[train], y[train], alphas=alphas, X_val=X[test], y_val=y[test],
@@ -358,6 +361,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
                            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
                            random_state=self.random_state)
 
+    @warns_about_scale_once
     def fit(self, X, y, sample_weight=None):
         """Cross-validate the alpha grid, then refit on all data at the chosen alpha.
 
@@ -377,6 +381,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         template = self._template()
         template._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self))
+        warn_if_badly_scaled(X, type(self).__name__)  # once, for alpha_max, the folds and the refit
         if is_classifier(self):
             check_classification_targets(y)
             if np.unique(y).size < 2:
