@@ -93,6 +93,16 @@ class DGatingPath:
     D: int = 2
     feature_names: np.ndarray = None
 
+    def __repr__(self):
+        # A summary: the arrays (and every fitted model) would print tens of KB.
+        model = f"{type(self.estimators[0]).__name__}, " if self.estimators else ""
+        scores = ("no validation scores" if self.validation_scores is None else
+                  f"validation scores {np.nanmin(self.validation_scores):.3g} to "
+                  f"{np.nanmax(self.validation_scores):.3g}")
+        return (f"DGatingPath({model}D={self.D}, {len(self.alphas)} alphas from "
+                f"{self.alphas.max():.3g} to {self.alphas.min():.3g}, n_selected "
+                f"{self.n_selected.min()} to {self.n_selected.max()}, {scores})")
+
     def best_index(self, selection="min"):
         """Index of the best alpha by validation score.
 
@@ -130,11 +140,11 @@ class DGatingPath:
             pick = candidates[np.argmin(self.alphas[candidates])]
         return self.estimators[pick]
 
-    def plot(self, ax=None, chosen_alpha=None):
+    def plot(self, ax=None, chosen_alpha=None, n_labels=10):
         """Group norms against alpha; see :func:`skdgating.plotting.plot_path`."""
         from .plotting import plot_path
 
-        return plot_path(self, ax=ax, chosen_alpha=chosen_alpha)
+        return plot_path(self, ax=ax, chosen_alpha=chosen_alpha, n_labels=n_labels)
 
 
 def _task(estimator):
