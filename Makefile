@@ -3,6 +3,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
+RUNTIME := $(VENV)/.skdgating-runtime
 STAMP  := $(VENV)/.skdgating-installed
 # The tests pin one thread for determinism and a steady CI time. The demo and the
 # benchmarks run in the user's default environment: the estimators size their own
@@ -11,10 +12,16 @@ THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: install test demo bench bench-mlp bench-compaction clean docs
 
-$(STAMP): pyproject.toml Makefile
+# The runtime dependencies only (what `make demo` needs); `make install` adds the
+# test extra (pytest, skglm, Sphinx, ...) on top.
+$(RUNTIME): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
@@ -23,7 +30,7 @@ install: $(STAMP)
 test: install
 	$(THREADS) $(PY) -m pytest -q -p no:cacheprovider tests
 
-demo: install
+demo: $(RUNTIME)
 	$(PY) -m skdgating demo
 
 docs: install

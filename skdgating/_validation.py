@@ -4,6 +4,9 @@ Messages name the parameter and the value, so a user inside a pipeline knows wha
 to change. Estimators call these at the start of ``fit``.
 """
 
+import contextvars
+import functools
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -55,21 +58,76 @@ def check_sample_weight(sample_weight, n_samples):
 SCALE_RATIO_WARNING = 1e3
 
 
+# Whether the current call of a public entry point has warned about scale already:
+# None outside any entry point, else a one-element list [warned].
+_SCALE_WARNED = contextvars.ContextVar("skdgating_scale_warned", default=None)
+# Frames of these packages are plumbing between the user's line and the check.
+_PLUMBING = ("skdgating", "sklearn", "joblib")
+
+
+def _scale_scope(func, warned):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if warned is None and _SCALE_WARNED.get() is not None:
+            return func(*args, **kwargs)  # nested in another entry point: its scope counts
+        token = _SCALE_WARNED.set([bool(warned)])
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _SCALE_WARNED.reset(token)
+    return wrapper
+
+
+def warns_about_scale_once(func):
+    """Decorate a public entry point: all its nested scale checks warn once at most.
+
+    A CV fit checks the same data in ``alpha_max``, in every fold's path and in
+    the refit; the user needs one warning.
+    """
+    return _scale_scope(func, None)
+
+
+def without_scale_warning(func):
+    """Decorate work on parts of data already checked (the folds of a CV fit).
+
+    The folds may run in other threads or processes, where the caller's scope
+    is not visible, so the function itself silences the check.
+    """
+    return _scale_scope(func, True)
+
+
+def _user_stacklevel():
+    """``stacklevel`` of the first frame outside skdgating, scikit-learn and joblib.
+
+    Counted for a ``warnings.warn`` in the function that calls this one, so the
+    warning shows the user's line, whatever path led to the check.
+    """
+    frame, level = sys._getframe(2), 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] in _PLUMBING:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
     """Warn when the non-constant columns' standard deviations differ by more than 1e3.
 
     ``std`` and ``mean`` (per column) are computed from ``X`` unless the caller has
     them. A column whose std is below 1e-12 of its mean's magnitude is constant up
-    to rounding (its mean is not exactly representable).
+    to rounding (its mean is not exactly representable). Within a public entry
+    point (:func:`warns_about_scale_once`) only the first check may warn.
     """
-    if X.shape[0] < 2 or X.shape[1] < 2:
+    warned = _SCALE_WARNED.get()
+    if (warned is not None and warned[0]) or X.shape[0] < 2 or X.shape[1] < 2:
         return
     mean = X.mean(axis=0) if mean is None else mean
     std = X.std(axis=0) if std is None else std
     live = std[std > 1e-12 * np.abs(mean)]
     if live.size >= 2 and live.max() > SCALE_RATIO_WARNING * live.min():
+        if warned is not None:
+            warned[0] = True
         warnings.warn(
             f"The features' standard deviations range from {live.min():.3g} to {live.max():.3g}. "
             f"{estimator_name} penalizes coefficient norms, so features on different scales are "
-            "penalized arbitrarily: put a sklearn.preprocessing.StandardScaler in front of it "
-            "(e.g. make_pipeline(StandardScaler(), estimator)).", UserWarning, stacklevel=3)
+            "penalized arbitrarily: standardize them, e.g. with "
+            f"make_pipeline(StandardScaler(), {estimator_name}(...)) (sklearn.pipeline.make_pipeline, "
+            "sklearn.preprocessing.StandardScaler).", UserWarning, stacklevel=_user_stacklevel())

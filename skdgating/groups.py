@@ -219,9 +219,14 @@ def _resolve_columns(columns, names_lookup, n_features, key):
             out.append(col)
         elif isinstance(col, str):
             if names_lookup is None:
+                # The common cause: a DataFrame went through a transformer (StandardScaler)
+                # that returns a numpy array, so the names were lost on the way.
                 raise ValueError(
-                    f"Group {key!r} names column {col!r}, but the data has no column names "
-                    "(fit on a pandas DataFrame, or use integer positions)."
+                    f"Group {key!r} names column {col!r}, but the data the estimator received has "
+                    "no column names. Fit on a pandas DataFrame; in a pipeline, make the steps "
+                    "before it output DataFrames too: StandardScaler().set_output(transform=\"pandas\"), "
+                    "or sklearn.set_config(transform_output=\"pandas\") for all transformers. "
+                    "Or use integer column positions."
                 )
             if col not in names_lookup:
                 raise ValueError(f"Group {key!r} names unknown column {col!r}.")

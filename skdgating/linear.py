@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _solvers
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
-from ._validation import check_D, check_sample_weight, check_scalar, warn_if_badly_scaled
+from ._validation import (check_D, check_sample_weight, check_scalar, warn_if_badly_scaled,
+                          warns_about_scale_once)
 from .groups import make_groups
 
 __all__ = ["DGatingGroupLasso", "DGatingLogisticGroupLasso", "alpha_max"]
@@ -104,10 +105,10 @@ _ATTRS_DOC = """
     the penalty compares group norms, so unscaled features are penalized
     arbitrarily.
 
-    With :class:`~sklearn.feature_selection.SelectFromModel`, the default
-    threshold for these estimators is ``1e-5`` on ``|coef_|``, which selects
-    ``support_`` whenever the selected coefficients exceed 1e-5 (the usual case on
-    standardized data); ``est.selected_features_`` is the exact selection.
+    With :class:`~sklearn.feature_selection.SelectFromModel`, pass
+    ``importance_getter="support_", threshold=0.5`` to keep exactly ``support_``.
+    Its default (``1e-5`` on ``|coef_|``, because the class name contains
+    "Lasso") misses a selected feature whose coefficient is below 1e-5.
 """
 
 
@@ -158,6 +159,7 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         warn_if_badly_scaled(X, type(self).__name__)
         return groups, datafit_factory(X, s), x_mean
 
+    @warns_about_scale_once
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -439,6 +441,7 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
     return result.status == 0
 
 
+@warns_about_scale_once
 def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression",
               sample_weight=None, fit_intercept=True):
     r"""Smallest ``alpha`` at which the ``D=2`` (group lasso) solution is all zero.

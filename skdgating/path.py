@@ -48,7 +48,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import VersionedPickleMixin
-from ._validation import check_D, check_scalar
+from ._validation import (check_D, check_scalar, warn_if_badly_scaled, warns_about_scale_once,
+                          without_scale_warning)
 from .groups import make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 
@@ -92,6 +93,16 @@ class DGatingPath:
     D: int = 2
     feature_names: np.ndarray = None
 
+    def __repr__(self):
+        # A summary: the arrays (and every fitted model) would print tens of KB.
+        model = f"{type(self.estimators[0]).__name__}, " if self.estimators else ""
+        scores = ("no validation scores" if self.validation_scores is None else
+                  f"validation scores {np.nanmin(self.validation_scores):.3g} to "
+                  f"{np.nanmax(self.validation_scores):.3g}")
+        return (f"DGatingPath({model}D={self.D}, {len(self.alphas)} alphas from "
+                f"{self.alphas.max():.3g} to {self.alphas.min():.3g}, n_selected "
+                f"{self.n_selected.min()} to {self.n_selected.max()}, {scores})")
+
     def best_index(self, selection="min"):
         """Index of the best alpha by validation score.
 
@@ -129,11 +140,11 @@ class DGatingPath:
             pick = candidates[np.argmin(self.alphas[candidates])]
         return self.estimators[pick]
 
-    def plot(self, ax=None, chosen_alpha=None):
+    def plot(self, ax=None, chosen_alpha=None, n_labels=10):
         """Group norms against alpha; see :func:`skdgating.plotting.plot_path`."""
         from .plotting import plot_path
 
-        return plot_path(self, ax=ax, chosen_alpha=chosen_alpha)
+        return plot_path(self, ax=ax, chosen_alpha=chosen_alpha, n_labels=n_labels)
 
 
 def _task(estimator):
@@ -175,6 +186,7 @@ def _check_alphas(alphas, estimator, X, y, eps, sample_weight):
     return np.sort(alphas)[::-1]
 
 
+@warns_about_scale_once
 def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None,
                  validation_fraction=None, sample_weight=None, scoring=None, random_state=None,
                  warm_epochs=None):
@@ -323,6 +335,7 @@ def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):
     )
 
 
+@without_scale_warning  # the CV fit checked the whole data once
 def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
     sw = None if sample_weight is None else np.asarray(sample_weight)[train]
     path = dgating_path(template, X[train], y[train], alphas=alphas, X_val=X[test], y_val=y[test],
@@ -359,6 +372,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
                            fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
                            random_state=self.random_state, n_threads=self.n_threads)
 
+    @warns_about_scale_once
     def fit(self, X, y, sample_weight=None):
         """Cross-validate the alpha grid, then refit on all data at the chosen alpha.
 
@@ -378,6 +392,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         template = self._template()
         template._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self))
+        warn_if_badly_scaled(X, type(self).__name__)  # once, for alpha_max, the folds and the refit
         if is_classifier(self):
             check_classification_targets(y)
             if np.unique(y).size < 2:

@@ -9,6 +9,7 @@ rather than skip, so a missing documentation toolchain cannot go unnoticed.
 
 import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -149,3 +150,33 @@ def test_api_filter_drops_missing_names_and_appends_unlisted():
     # every other public name is appended, so the build documents it anyway
     assert set(unlisted) == set(_public_names()) - {"skdgating.DGatingGroupLasso"}
     assert "Other public objects" in new
+
+
+def _calls(text, name):
+    """The argument text of every ``name(...)`` call in ``text`` (balanced parentheses)."""
+    calls = []
+    for match in re.finditer(re.escape(name) + r"\(", text):
+        depth, start = 1, match.end()
+        for end in range(start, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                calls.append(text[start:end])
+                break
+    return calls
+
+
+def test_every_select_from_model_example_gives_a_threshold():
+    # SelectFromModel's default threshold depends on the class name ("mean" for the
+    # MLP estimators): an example without one would not reproduce support_.
+    sources = [ROOT / "README.md", *DOCS.rglob("*.rst"), *(ROOT / "notebooks").glob("*.ipynb"),
+               *(ROOT / "skdgating").glob("*.py")]
+    calls = {}
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":  # the code as written, not its JSON escaping
+            text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+        for args in _calls(text, "SelectFromModel"):
+            calls.setdefault(path.relative_to(ROOT).as_posix(), []).append(args)
+    assert sum(map(len, calls.values())) >= 4, calls  # README, recipes, notebook, docstrings
+    missing = {path: [a for a in args if "threshold=" not in a] for path, args in calls.items()}
+    assert not any(missing.values()), f"SelectFromModel examples without a threshold: {missing}"

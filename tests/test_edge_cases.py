@@ -4,10 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
 
-from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingLogisticGroupLassoCV, dgating_path
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((200, 6))
@@ -72,6 +74,36 @@ def test_badly_scaled_features_warn_and_suggest_a_scaler():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         DGatingGroupLasso(alpha=0.01).fit(X, Y_REG)  # standardized data: no warning
+
+
+def _in_threads(fit, *args):
+    with parallel_config(backend="threading"):
+        return fit(*args)
+
+
+def _scale_warnings(fit):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # count every warning, not once per location
+        fit()
+    return [w for w in caught if "standard deviations" in str(w.message)]
+
+
+@pytest.mark.parametrize("fit", [
+    lambda X, y: DGatingLogisticGroupLassoCV(alphas=4, cv=3).fit(X, y),
+    # folds in threads, where the caller's context is not visible (processes would
+    # be the same, but starting them costs seconds)
+    lambda X, y: _in_threads(DGatingLogisticGroupLassoCV(alphas=4, cv=3, n_jobs=2).fit, X, y),
+    lambda X, y: DGatingLogisticGroupLasso(alpha=0.05).fit(X, y),
+    lambda X, y: dgating_path(DGatingLogisticGroupLasso(), X, y, alphas=3),
+    lambda X, y: make_pipeline(DGatingLogisticGroupLasso(alpha=0.05)).fit(X, y),
+], ids=["CV", "CV-n_jobs", "fit", "path", "pipeline"])
+def test_scale_warning_once_per_fit_at_the_users_line(fit):
+    X_bad = X * np.array([1e-3, 1, 1, 1, 1, 1e4])
+    caught = _scale_warnings(lambda: fit(X_bad, Y_BIN))
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert caught[0].filename == __file__  # the user's line, not the library's
+    assert "make_pipeline(StandardScaler(), DGatingLogisticGroupLasso" in str(caught[0].message)
+    assert not _scale_warnings(lambda: fit(X, Y_BIN))  # standardized data: none
 
 
 def test_constant_and_duplicated_columns():

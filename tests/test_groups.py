@@ -3,8 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from skdgating import make_groups
+from skdgating import DGatingLogisticGroupLasso, make_groups
 
 
 def as_lists(groups):
@@ -96,3 +101,23 @@ def test_names_without_feature_names_are_rejected():
 def test_bad_group_weights(weights, match):
     with pytest.raises(ValueError, match=match):
         make_groups(None, 3, weights)
+
+
+def test_names_behind_a_numpy_scaler_say_how_to_keep_them():
+    # The pipeline from issue 15: a DataFrame, groups by column name, a scaler in front.
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target
+    mean_cols = [c for c in X.columns if c.startswith("mean ")]
+    groups = {"mean": mean_cols, "rest": [c for c in X.columns if c not in mean_cols]}
+    est = DGatingLogisticGroupLasso(groups=groups, D=2, alpha=0.05)
+    with pytest.raises(ValueError, match=r"no column names") as info:
+        make_pipeline(StandardScaler(), est).fit(X, y)
+    message = str(info.value)
+    assert 'StandardScaler().set_output(transform="pandas")' in message
+    assert 'sklearn.set_config(transform_output="pandas")' in message
+    # Both remedies the message names work, and give the same groups by name.
+    fitted = make_pipeline(StandardScaler().set_output(transform="pandas"), clone(est)).fit(X, y)
+    with config_context(transform_output="pandas"):
+        fitted_config = make_pipeline(StandardScaler(), clone(est)).fit(X, y)
+    for model in (fitted, fitted_config):
+        np.testing.assert_array_equal(model[-1].groups_[0], [X.columns.get_loc(c) for c in mean_cols])

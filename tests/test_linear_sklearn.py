@@ -11,7 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+from skdgating import (DGatingGroupLasso, DGatingGroupLassoCV, DGatingLogisticGroupLasso,
+                       DGatingLogisticGroupLassoCV, alpha_max)
 from skdgating.datasets import make_group_problem
 
 ESTIMATORS = [DGatingGroupLasso(), DGatingGroupLasso(D=2), DGatingLogisticGroupLasso(),
@@ -54,6 +55,52 @@ def test_select_from_model_default_threshold_selects_support(grouped_regression)
     selector = SelectFromModel(est, prefit=True)
     np.testing.assert_array_equal(selector.get_support(), est.support_)
     np.testing.assert_array_equal(np.flatnonzero(est.support_), est.selected_features_)
+
+
+# The SelectFromModel arguments the README and the recipes document.
+SUPPORT_SELECTOR = {"importance_getter": "support_", "threshold": 0.5}
+
+
+@pytest.mark.parametrize("make_estimator", [
+    lambda: DGatingGroupLasso(groups=2, D=3, alpha=0.1, random_state=0),
+    lambda: DGatingGroupLasso(groups=2, D=2, alpha=0.1),
+    lambda: DGatingGroupLassoCV(groups=2, D=3, alphas=5, cv=3, random_state=0),
+], ids=["D3", "D2", "CV"])
+def test_select_from_model_with_documented_threshold_keeps_support(grouped_regression, make_estimator):
+    X, y, _ = grouped_regression
+    selector = SelectFromModel(make_estimator(), **SUPPORT_SELECTOR).fit(X, y)
+    support = selector.estimator_.support_
+    assert 0 < support.sum() < X.shape[1]  # a real selection to reproduce
+    np.testing.assert_array_equal(selector.get_support(), support)
+    np.testing.assert_array_equal(selector.transform(X), X[:, support])
+
+
+@pytest.mark.parametrize("cv", [False, True])
+def test_select_from_model_documented_threshold_multiclass(cv):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = (DGatingLogisticGroupLassoCV(D=3, alphas=5, cv=3, random_state=0) if cv
+           else DGatingLogisticGroupLasso(D=3, alpha=0.05, random_state=0))
+    selector = SelectFromModel(est, **SUPPORT_SELECTOR).fit(X, y)
+    support = selector.estimator_.support_
+    assert 0 < support.sum() < X.shape[1]
+    np.testing.assert_array_equal(selector.get_support(), support)
+
+
+def test_default_threshold_misses_an_entering_group_the_documented_one_keeps():
+    # Oracle: just below alpha_max of the D=2 group lasso exactly one standardized
+    # column enters, with coefficient alpha_max - alpha (its KKT condition), here
+    # about 2e-6, below SelectFromModel's default of 1e-5 for "Lasso" class names.
+    rng = np.random.default_rng(0)
+    X = StandardScaler().fit_transform(rng.standard_normal((200, 8)))
+    y = 2 * X[:, 0] + X[:, 1] + 0.5 * rng.standard_normal(200)
+    amax = alpha_max(X, y)
+    est = DGatingGroupLasso(D=2, alpha=amax * (1 - 1e-6)).fit(X, y)
+    np.testing.assert_array_equal(est.selected_features_, [0])
+    np.testing.assert_allclose(abs(est.coef_[0]), amax * 1e-6, rtol=1e-3)
+    assert not SelectFromModel(est, prefit=True).get_support().any()
+    np.testing.assert_array_equal(
+        SelectFromModel(est, prefit=True, **SUPPORT_SELECTOR).get_support(), est.support_)
 
 
 def test_pandas_feature_names_flow_through_select_from_model():

@@ -18,7 +18,7 @@ X, y, true_groups = make_group_problem(600, 30, 4, 4, rho=0.5, snr=3.0, random_s
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for ax, D in zip(axes, (2, 3)):
     path = dgating_path(DGatingGroupLasso(groups=4, D=D), X, y, alphas=40, eps=1e-3)
-    plot_path(path, ax=ax)
+    plot_path(path, ax=ax, n_labels=0)  # no legend: the planted groups are drawn in black
     for j in true_groups:  # the planted groups in black
         ax.plot(path.alphas, path.group_norms[:, j], color="k", lw=2)
     ax.set_title(f"D={D}: " + ("group lasso" if D == 2 else "L_{2,2/3}, non-convex"))
