@@ -140,3 +140,18 @@ def test_string_labels_binary_and_multiclass():
     assert est2.coef_.shape == (1, X.shape[1])
     assert est2.predict_proba(X).shape == (len(X), 2)
     np.testing.assert_array_equal(est2.classes_, ["no", "yes"])
+
+
+def test_cv_verbose_reports_each_fold_and_the_refit_on_stderr(grouped_regression, capsys):
+    X, y, _ = grouped_regression
+    DGatingGroupLassoCV(groups=2, D=2, alphas=4, cv=3).fit(X, y)
+    assert capsys.readouterr() == ("", "")  # silent by default
+    cv = DGatingGroupLassoCV(groups=2, D=2, alphas=4, cv=3, verbose=1).fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert [line.split(" done")[0] for line in lines[:3]] == [
+        f"[DGatingGroupLassoCV] fold {k}/3" for k in (1, 2, 3)]
+    assert lines[3].startswith(f"[DGatingGroupLassoCV] refitted on all data at alpha={cv.alpha_:.4g}: "
+                               f"{cv.selected_features_.size} features selected")
+    assert len(lines) == 4
