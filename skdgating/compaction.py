@@ -193,8 +193,8 @@ def _compact_modules(modules):
     """Compact a list of modules (deep copies, changed in place); return the kept units.
 
     Returns the list of boundaries between consecutive weighted layers, each with
-    ``kept``: the original indices of the producer's surviving output units
-    (``None`` for boundaries that were left alone).
+    ``kept``: the original indices of the producer's surviving output units (all
+    of them for boundaries that were left alone, those with ``block is None``).
     """
     for m in modules:
         if parametrize.is_parametrized(m):

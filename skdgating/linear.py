@@ -85,7 +85,10 @@ _ATTRS_DOC = """
     groups_ : list of ndarray
         Column indices of each group, as parsed from ``groups``.
     n_iter_ : int
-        Total number of L-BFGS iterations.
+        Total number of inner solver iterations, summed over the working-set
+        (outer) iterations: L-BFGS iterations plus the Newton steps the solver
+        takes near the solution (:mod:`skdgating._solvers`). The initial fit of
+        the intercept (and of unpenalized groups) is not counted.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.

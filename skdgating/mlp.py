@@ -860,11 +860,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
 
     def _compact(self):
         """The compact network ``predict`` runs through (standardized inputs)."""
-        compact = getattr(self, "_compact_module", None)
-        if compact is None:  # a pickle from before compaction existed
-            layers, _ = _compact_layers(self.net_.module_)
-            compact = _select_inputs(layers, self.selected_features_)
-        return compact
+        return self._compact_module
 
     def _standardization(self):
         """float64 ``(mean, inv_scale)`` of the selected columns, or None (no standardization)."""

@@ -35,6 +35,8 @@ and ``n_jobs`` spreads the points over processes or a Dask cluster.
 """
 
 import copy
+import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -402,9 +404,14 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
             raise ValueError(f"Cross-validation with {cv.get_n_splits(X, y)} folds needs at least two samples "
                              f"per fold; got n_samples={X.shape[0]}.")
         alphas = _check_alphas(self.alphas, template, X, y, self.eps, sample_weight)
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_scores)(template, X, y, sample_weight, train, test, alphas, self.scoring)
-            for train, test in cv.split(X, y))
+        n_folds, start = cv.get_n_splits(X, y), time.perf_counter()
+        results = []
+        for fold in Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_fold_scores)(template, X, y, sample_weight, train, test, alphas, self.scoring)
+                for train, test in cv.split(X, y)):
+            results.append(fold)
+            self._progress(f"fold {len(results)}/{n_folds} done, best validation score "
+                           f"{np.nanmax(fold[0]):.4g}", start)
         scores = np.array([r[0] for r in results])
         n_selected = np.array([r[1] for r in results])
         mean, std = scores.mean(axis=0), scores.std(axis=0)
@@ -425,11 +432,18 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         }
         chosen = self.alpha_ if self.selection == "min" else self.alpha_1se_
         self.estimator_ = self._refit(template, X, y, sample_weight, alphas, chosen)
+        self._progress(f"refitted on all data at alpha={chosen:.4g}: "
+                       f"{self.estimator_.selected_features_.size} features selected", start)
         for name in ("coef_", "intercept_", "support_", "selected_features_", "feature_importances_",
                      "group_norms_", "groups_", "n_iter_", "classes_"):
             if hasattr(self.estimator_, name):
                 setattr(self, name, getattr(self.estimator_, name))
         return self
+
+    def _progress(self, message, start):
+        if self.verbose:
+            print(f"[{type(self).__name__}] {message} ({time.perf_counter() - start:.1f} s)",
+                  file=sys.stderr, flush=True)
 
     def _refit(self, template, X, y, sample_weight, alphas, chosen):
         # The validated models come from warm-started paths. D=2 is convex, so a
@@ -470,6 +484,8 @@ _CV_DOC = """
     n_jobs : int, default=None
         Folds run in parallel with joblib.
     verbose : int, default=0
+        When positive, print a line to stderr as each fold finishes and one
+        after the refit.
 
     Attributes
     ----------

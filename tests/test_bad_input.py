@@ -72,5 +72,5 @@ def test_bad_sample_weight(Est, y):
 
 
 def test_non_numeric_regression_target():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="regression target must be numeric.*DGatingLogisticGroupLasso"):
         DGatingGroupLasso().fit(X, np.array(["a"] * len(X)))

@@ -23,7 +23,7 @@ from torch import nn
 
 from skdgating import collapse_, dgating_penalty, gate
 from skdgating._modules import MLP, UNGATED_WEIGHTS
-from skdgating.compaction import compact
+from skdgating.compaction import _compact_modules, compact
 from skdgating.gating import DGate
 from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
@@ -160,6 +160,10 @@ def test_compact_keeps_units_it_cannot_remove_exactly():
         net[2].weight[:, 1] = 0.0
     _, kept = compact(net, return_indices=True)
     assert kept == [None]
+    # internally such a boundary keeps every unit (its ``kept`` is never None)
+    (boundary,) = _compact_modules([copy.deepcopy(m) for m in net])
+    assert boundary.block is None
+    np.testing.assert_array_equal(boundary.kept, np.arange(4))
 
 
 def test_compact_rejects_gated_and_non_sequential_models():
@@ -342,10 +346,6 @@ def test_compress_after_pickling_and_copies_are_independent(fitted_classifier):
         torch.testing.assert_close(a(_sel(est, X)), b(_sel(est, X)))
         a[0].weight.mul_(0.0)  # editing one copy changes neither the other nor predict
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
-    # A pickle from before compaction carried no compact network: rebuilt on demand.
-    old = copy.deepcopy(est)
-    del old._compact_module
-    np.testing.assert_allclose(old.predict_proba(X), est.predict_proba(X), rtol=0, atol=1e-6)
 
 
 def test_compressed_network_exports(fitted_regressor, tmp_path):

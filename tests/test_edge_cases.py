@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from skdgating import _solvers
 from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingLogisticGroupLassoCV, dgating_path
 
 rng = np.random.default_rng(0)
@@ -154,3 +155,36 @@ def test_separability_linear_program(n_classes):
     assert not _separable(X_dup, y_dup, np.ones(len(y_dup)), True, np.vstack([no_witness, no_witness[:1]]))
     # a zero-weight sample does not count
     assert _separable(X_dup, y_dup, np.append(ones, 0.0), True, np.vstack([no_witness, no_witness[:1]]))
+
+
+@pytest.mark.parametrize("D", [2, 3])
+def test_n_iter_counts_lbfgs_iterations_and_newton_steps(D, monkeypatch):
+    # As documented: L-BFGS iterations plus Newton steps of the working-set solves,
+    # without the initial fit of the intercept. Counted here from scipy's own nit
+    # and the Newton routine's step counts.
+    counts = {"lbfgs": 0, "newton": 0, "in_unpenalized": 0}
+    minimize, newton, unpenalized = _solvers.minimize, _solvers._newton, _solvers.fit_unpenalized
+
+    def counting_minimize(*args, **kwargs):
+        res = minimize(*args, **kwargs)
+        counts["lbfgs"] += 0 if counts["in_unpenalized"] else res.nit
+        return res
+
+    def counting_newton(*args, **kwargs):
+        out = newton(*args, **kwargs)
+        counts["newton"] += 0 if counts["in_unpenalized"] else out[2]
+        return out
+
+    def flagged_unpenalized(*args, **kwargs):
+        counts["in_unpenalized"] += 1
+        try:
+            return unpenalized(*args, **kwargs)
+        finally:
+            counts["in_unpenalized"] -= 1
+
+    monkeypatch.setattr(_solvers, "minimize", counting_minimize)
+    monkeypatch.setattr(_solvers, "_newton", counting_newton)
+    monkeypatch.setattr(_solvers, "fit_unpenalized", flagged_unpenalized)
+    est = DGatingLogisticGroupLasso(D=D, alpha=0.01, random_state=0).fit(X, Y_BIN)
+    assert counts["newton"] > 0  # the case the old documentation left out
+    assert est.n_iter_ == counts["lbfgs"] + counts["newton"]

@@ -40,12 +40,18 @@ def test_clone_keeps_params_and_drops_fit(grouped_regression):
 
 def test_pipeline_and_gridsearch_over_alpha_and_D(grouped_regression):
     X, y, _ = grouped_regression
-    pipe = make_pipeline(StandardScaler(), DGatingGroupLasso(groups=2))
+    pipe = make_pipeline(StandardScaler(), DGatingGroupLasso(groups=2, random_state=0))
     search = GridSearchCV(pipe, {"dgatinggrouplasso__alpha": [0.01, 0.1],
                                  "dgatinggrouplasso__D": [2, 3]}, cv=3, n_jobs=2)
     search.fit(X, y)
-    assert search.best_params_["dgatinggrouplasso__D"] in (2, 3)
     assert search.best_score_ > 0.5
+    # The search's parameters reached the estimator inside the pipeline: its refit is
+    # the direct fit with those parameters on the scaled data.
+    best = {k.split("__")[1]: v for k, v in search.best_params_.items()}
+    direct = DGatingGroupLasso(groups=2, random_state=0, **best).fit(StandardScaler().fit_transform(X), y)
+    fitted = search.best_estimator_[-1]
+    assert (fitted.D, fitted.alpha) == (best["D"], best["alpha"])
+    np.testing.assert_allclose(fitted.coef_, direct.coef_, rtol=1e-10, atol=1e-12)
 
 
 def test_select_from_model_default_threshold_selects_support(grouped_regression):
@@ -140,3 +146,18 @@ def test_string_labels_binary_and_multiclass():
     assert est2.coef_.shape == (1, X.shape[1])
     assert est2.predict_proba(X).shape == (len(X), 2)
     np.testing.assert_array_equal(est2.classes_, ["no", "yes"])
+
+
+def test_cv_verbose_reports_each_fold_and_the_refit_on_stderr(grouped_regression, capsys):
+    X, y, _ = grouped_regression
+    DGatingGroupLassoCV(groups=2, D=2, alphas=4, cv=3).fit(X, y)
+    assert capsys.readouterr() == ("", "")  # silent by default
+    cv = DGatingGroupLassoCV(groups=2, D=2, alphas=4, cv=3, verbose=1).fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert [line.split(" done")[0] for line in lines[:3]] == [
+        f"[DGatingGroupLassoCV] fold {k}/3" for k in (1, 2, 3)]
+    assert lines[3].startswith(f"[DGatingGroupLassoCV] refitted on all data at alpha={cv.alpha_:.4g}: "
+                               f"{cv.selected_features_.size} features selected")
+    assert len(lines) == 4

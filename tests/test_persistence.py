@@ -8,6 +8,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_wine
 from sklearn.preprocessing import StandardScaler
 
@@ -78,3 +79,16 @@ def test_loading_under_another_version_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         pickle.loads(pickle.dumps(est))  # same version: silent
+
+
+def test_mlp_pickle_carries_its_compact_network():
+    # Same-version pickles only: the compact network predict runs is in the state,
+    # and there is no code path rebuilding it for pickles that lack it.
+    est = FITTED["mlp_classifier"]()
+    state = est.__getstate__()
+    assert isinstance(state["_compact_module"], torch.nn.Module)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    del loaded._compact_module
+    with pytest.raises(AttributeError, match="_compact_module"):
+        loaded.predict(X)

@@ -39,17 +39,23 @@ def test_gridsearch_and_cv_estimator_on_a_dask_cluster_match_the_local_run():
 
 def test_parallel_workers_do_not_oversubscribe_torch_threads():
     # joblib's loky workers start with OMP_NUM_THREADS = cpu_count // n_jobs, which torch
-    # reads at import; skdgating never calls torch.set_num_threads itself. Run in a
-    # fresh process without the test suite's thread pinning.
+    # reads at import; skdgating must keep it: importing it and fitting an MLP in a
+    # worker (as GridSearchCV(n_jobs=2) does) leaves torch's thread count unchanged.
+    # Run in a fresh process without the test suite's thread pinning.
     code = (
-        "import json, joblib, os\n"
-        "def threads():\n"
-        "    import torch\n"
-        "    return torch.get_num_threads()\n"
-        "print(json.dumps(joblib.Parallel(n_jobs=2)(joblib.delayed(threads)() for _ in range(4))))\n"
+        "import json, joblib\n"
+        "def fit_in_worker(seed):\n"
+        "    import numpy as np, torch\n"
+        "    before = torch.get_num_threads()\n"
+        "    from skdgating import DGatingMLPRegressor\n"
+        "    X = np.random.default_rng(seed).standard_normal((40, 3))\n"
+        "    DGatingMLPRegressor(hidden_layer_sizes=(4,), max_epochs=2, random_state=seed).fit(X, X[:, 0])\n"
+        "    return before, torch.get_num_threads()\n"
+        "print(json.dumps(joblib.Parallel(n_jobs=2)(joblib.delayed(fit_in_worker)(s) for s in range(2))))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          timeout=120)
     per_worker = json.loads(out.stdout.strip().splitlines()[-1])
-    assert max(per_worker) <= max(1, (os.cpu_count() or 1) // 2)
+    assert all(after == before for before, after in per_worker), per_worker
+    assert max(after for _, after in per_worker) <= max(1, (os.cpu_count() or 1) // 2)
