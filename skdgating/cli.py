@@ -1,20 +1,33 @@
 """Command line: ``skdgating demo`` and ``skdgating select`` (also ``python -m skdgating``).
 
-``skdgating select data.csv --target COL`` reads a CSV, one-hot encodes categorical
-columns (the dummies of one column form one group, so a feature enters or leaves as a
-whole), standardises numeric ones, fits a D-gated model on 75% of the rows, and prints
-the selected columns with their importances and the score on the held-out 25%.
-Errors in the input end with a one-line message and exit code 2.
+``skdgating select data.csv --target COL`` reads a CSV (separator detected, or
+``--sep``; ``--encoding``), reports and leaves out the columns that cannot be features
+(identifiers, constants, free text), reads formatted numbers such as "$1,234.56" as
+numbers, one-hot encodes categorical columns (the dummies of one column form one
+group, so a feature enters or leaves as a whole), imputes missing values and
+standardises numeric columns, fits a D-gated model on 75% of the rows, and prints the
+alpha it fitted, the selected columns with their importances and the score on the
+held-out 25%. Every problem with the input ends with a one-line message and exit
+code 2.
 """
 
 import argparse
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
+from ._tabular import InputError, read_table
+from ._version import __version__
+
 __all__ = ["main"]
+
+# The MLP's learning rate is halved at most this often when its training diverges.
+MAX_HALVINGS = 3
+MLP_ALPHAS = [1e-3, 3e-3, 1e-2, 3e-2]
+LINEAR_N_ALPHAS = 20
 
 
 def demo(args):
@@ -65,31 +78,6 @@ def demo(args):
     return 0
 
 
-class InputError(Exception):
-    """A problem with the user's data or options: one line on stderr, exit code 2."""
-
-
-def _read_table(path, target):
-    import pandas as pd
-
-    try:
-        data = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
-    if target not in data.columns:
-        raise InputError(f"target column {target!r} is not in {path} (columns: {', '.join(map(str, data.columns[:10]))}"
-                         f"{', ...' if data.shape[1] > 10 else ''})")
-    data = data[data[target].notna()]
-    X, y = data.drop(columns=[target]), data[target]
-    if X.shape[1] == 0:
-        raise InputError("the CSV has no feature columns besides the target")
-    if len(X) < 8:
-        raise InputError(f"need at least 8 rows with a target value, got {len(X)}")
-    return X, y
-
-
 def _infer_task(y, task):
     import pandas as pd
 
@@ -116,9 +104,12 @@ def _preprocessor(X):
     numeric = [c for c in X.columns
                if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
     categorical = [c for c in X.columns if c not in numeric]
+    # keep_empty_features: a column missing in every training row keeps its place,
+    # so the group labels below stay aligned with the output columns
     transformer = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+        ("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
+         numeric),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent", keep_empty_features=True),
                               OneHotEncoder(handle_unknown="ignore", sparse_output=False)), categorical),
     ], verbose_feature_names_out=False)
     transformer.fit(X)
@@ -134,31 +125,52 @@ def _preprocessor(X):
     return transformer, np.array(labels, dtype=object)
 
 
-def _model(args, task, labels):
-    from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
-    from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
+class _FoldProgress:
+    """A cross-validation splitter that shows on stderr how many folds are done.
 
-    groups = labels.astype(str)
-    if args.model == "linear":
-        if args.alpha is not None:
-            Est = DGatingLogisticGroupLasso if task == "classification" else DGatingGroupLasso
-            return Est(groups=groups, D=args.D, alpha=args.alpha, random_state=0)
-        Est = DGatingLogisticGroupLassoCV if task == "classification" else DGatingGroupLassoCV
-        # the sparsest model within one standard error of the best (glmnet's lambda.1se)
-        return Est(groups=groups, D=args.D, alphas=20, cv=args.cv, selection="1se", random_state=0)
-    from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
+    The CV estimators take the folds one at a time (joblib consumes the generator
+    lazily), so the bar advances when a fold's path has been fitted and scored.
+    """
 
-    Est = DGatingMLPClassifier if task == "classification" else DGatingMLPRegressor
-    est = Est(groups=groups, D=args.D, random_state=0, verbose=0 if args.quiet else 1)
-    if args.alpha is not None:
-        return est.set_params(alpha=args.alpha)
-    return _MLPAlphaSearch(est, [1e-3, 3e-3, 1e-2, 3e-2], args.cv, progress=not args.quiet)
+    def __init__(self, splitter, show):
+        self.splitter, self.show = splitter, show
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.splitter.get_n_splits(X, y, groups)
+
+    def split(self, X, y=None, groups=None):
+        from tqdm.auto import tqdm
+
+        yield from tqdm(self.splitter.split(X, y, groups), total=self.get_n_splits(X, y, groups),
+                        desc="cross-validating", unit="fold", disable=not self.show, file=sys.stderr)
+
+
+def _fit_mlp(est, X, y):
+    """Fit an MLP; when its training diverges, halve ``learning_rate_init`` and retry.
+
+    Returns the fitted estimator (with the learning rate that worked).
+    """
+    for halvings in range(MAX_HALVINGS + 1):
+        try:
+            return est.fit(X, y)
+        except ValueError as exc:
+            if "diverged" not in str(exc):  # the MLP's message when the loss became nan or grew
+                raise
+            lr = est.learning_rate_init
+            if halvings == MAX_HALVINGS:
+                raise InputError(f"the MLP's training diverged (alpha={est.alpha:g}) even at --learning-rate "
+                                 f"{lr:g}, after halving it {MAX_HALVINGS} times: lower --learning-rate "
+                                 "or --alpha") from None
+            print(f"skdgating: the MLP's training diverged at learning rate {lr:g} (alpha={est.alpha:g}); "
+                  f"retrying with {lr / 2:g}", file=sys.stderr)
+            est.set_params(learning_rate_init=lr / 2)
 
 
 class _MLPAlphaSearch:
     """Choose the MLP's alpha by K-fold CV with a progress bar over the fits, then refit.
 
-    (GridSearchCV does the same without a progress bar.)
+    (GridSearchCV does the same without a progress bar or the retries of ``_fit_mlp``.)
+    A learning rate lowered after a divergence is kept for the fits that follow.
     """
 
     def __init__(self, estimator, alphas, cv, progress):
@@ -170,22 +182,80 @@ class _MLPAlphaSearch:
         from tqdm.auto import tqdm
 
         folds = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y))
-        quiet = clone(self.estimator).set_params(verbose=0)
+        template = clone(self.estimator).set_params(verbose=0)
         scores = np.zeros(len(self.alphas))
         with tqdm(total=len(self.alphas) * len(folds) + 1, desc="choosing alpha", unit="fit",
                   disable=not self.progress, file=sys.stderr) as bar:
             for i, alpha in enumerate(self.alphas):
                 for train, test in folds:
-                    model = clone(quiet).set_params(alpha=alpha).fit(X[train], y[train])
+                    model = _fit_mlp(clone(template).set_params(alpha=alpha), X[train], y[train])
+                    template.set_params(learning_rate_init=model.learning_rate_init)
                     scores[i] += model.score(X[test], y[test]) / len(folds)
                     bar.update()
             self.alpha_ = self.alphas[int(np.argmax(scores))]
-            self.best_estimator_ = clone(quiet).set_params(alpha=self.alpha_).fit(X, y)
+            self.best_estimator_ = _fit_mlp(clone(template).set_params(alpha=self.alpha_), X, y)
             bar.update()
         return self
 
     def score(self, X, y):
         return self.best_estimator_.score(X, y)
+
+
+def _model(args, task, labels, y):
+    """The estimator to fit, and how its alpha is chosen (for the report)."""
+    from sklearn.model_selection import check_cv
+
+    from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
+    from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
+
+    groups = labels.astype(str)
+    classification = task == "classification"
+    if args.model == "linear":
+        if args.alpha is not None:
+            Est = DGatingLogisticGroupLasso if classification else DGatingGroupLasso
+            return Est(groups=groups, D=args.D, alpha=args.alpha, random_state=0)
+        Est = DGatingLogisticGroupLassoCV if classification else DGatingGroupLassoCV
+        # the same folds as cv=args.cv, shown as they are done
+        folds = _FoldProgress(check_cv(args.cv, y, classifier=classification), show=not args.quiet)
+        # the sparsest model within one standard error of the best (glmnet's lambda.1se)
+        return Est(groups=groups, D=args.D, alphas=LINEAR_N_ALPHAS, cv=folds, selection="1se", random_state=0)
+    from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
+
+    Est = DGatingMLPClassifier if classification else DGatingMLPRegressor
+    est = Est(groups=groups, D=args.D, learning_rate_init=args.learning_rate, max_epochs=args.max_epochs,
+              random_state=0, verbose=0 if args.quiet else 1)
+    if args.alpha is not None:
+        return est.set_params(alpha=args.alpha)
+    return _MLPAlphaSearch(est, MLP_ALPHAS, args.cv, progress=not args.quiet)
+
+
+def _fit(model, X, y):
+    """Fit; return the fitted final estimator and how its alpha was chosen."""
+    from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
+    from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if isinstance(model, (DGatingGroupLassoCV, DGatingLogisticGroupLassoCV)):
+            model.fit(X, y)
+            # refitted at alpha_1se_ (selection="1se"); alpha_ scored best
+            return model.estimator_, (f"1-SE rule of {model.cv.get_n_splits()}-fold CV; "
+                                      f"best mean CV score at alpha_min={model.alpha_:.6g}")
+        if isinstance(model, _MLPAlphaSearch):
+            model.fit(X, y)
+            return model.best_estimator_, f"best of {', '.join(map(str, model.alphas))} by {model.cv}-fold CV"
+        if isinstance(model, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
+            return model.fit(X, y), "given"
+        return _fit_mlp(model, X, y), "given"
+
+
+def _check_output_path(out):
+    if out is None:
+        return
+    if os.path.isdir(out):
+        raise InputError(f"--out {out} is a directory; give a file name")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise InputError(f"--out {out}: the directory {os.path.dirname(out)!r} does not exist")
 
 
 def select(args):
@@ -194,67 +264,147 @@ def select(args):
 
     from sklearn.model_selection import train_test_split
 
-    X, y = _read_table(args.data, args.target)
+    table = read_table(args.data, args.target, sep=args.sep, encoding=args.encoding)
+    _check_output_path(args.out)
+    X, y = table.X, table.y
     task = _infer_task(y, args.task)
+    _report_input(args, table)
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=stratify)
     transformer, labels = _preprocessor(X_train)
     Xt_train, Xt_test = transformer.transform(X_train), transformer.transform(X_test)
-    model = _model(args, task, labels)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    model = _model(args, task, labels, y_train)
+    if args.model == "linear" and args.alpha is None and not args.quiet:
+        print(f"choosing alpha by {args.cv}-fold cross-validation over {LINEAR_N_ALPHAS} values "
+              f"(linear, D={args.D}, {len(Xt_train)} rows, {Xt_train.shape[1]} encoded columns)", file=sys.stderr)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        model.fit(Xt_train, np.asarray(y_train))
+    fitted, how = _fit(model, Xt_train, y_train)
     elapsed = time.perf_counter() - t0
-    fitted = getattr(model, "best_estimator_", model)
-    score = float(model.score(Xt_test, np.asarray(y_test)))
+    score = float(fitted.score(Xt_test, y_test))
     importance = np.asarray(fitted.feature_importances_)
     chosen = {}
     for column in dict.fromkeys(labels):
         mask = labels == column
-        norm = float(np.sqrt(np.sum(importance[mask] ** 2)))
         if np.any(np.asarray(fitted.support_)[mask]):
-            chosen[str(column)] = norm
-    alpha = getattr(model, "alpha_", None) or fitted.get_params().get("alpha")
+            chosen[str(column)] = float(np.sqrt(np.sum(importance[mask] ** 2)))
+    alpha = float(fitted.alpha)  # the alpha of the model that was fitted and is reported
     score_name = "accuracy" if task == "classification" else "R^2"
-    print(f"{task}: {args.model} model, D={args.D}, alpha={alpha:.4g}, fitted in {elapsed:.1f} s")
-    print(f"selected {len(chosen)} of {X.shape[1]} columns:")
+    mlp = args.model == "mlp"
+    lr = f", learning rate {fitted.learning_rate_init:g}" if mlp else ""
+    print(f"{task}: {args.model} model, D={args.D}, alpha={alpha:.6g} ({how}){lr}, fitted in {elapsed:.1f} s")
+    left_out = f" ({len(table.left_out)} left out)" if table.left_out else ""
+    print(f"selected {len(chosen)} of {_count(X.shape[1], 'column')}{left_out}:")
     for name, value in sorted(chosen.items(), key=lambda kv: -kv[1]):
         print(f"  {name:30s} {value:.4f}")
     print(f"held-out {score_name}: {score:.4f} ({len(X_test)} rows)")
     if args.out:
-        result = {"task": task, "model": args.model, "D": args.D, "alpha": float(alpha),
+        result = {"task": task, "model": args.model, "D": args.D, "alpha": alpha, "alpha_chosen_by": how,
                   "selected": [{"column": k, "importance": v} for k, v in chosen.items()],
-                  "n_columns": int(X.shape[1]), "test_score": score, "score": score_name}
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+                  "n_columns": int(X.shape[1]), "test_score": score, "score": score_name,
+                  "left_out": table.left_out, "parsed_as_numbers": list(table.parsed_numbers),
+                  "rows_without_target_dropped": table.rows_without_target,
+                  "missing_values_imputed": table.n_missing, "separator": table.separator}
+        if hasattr(model, "alpha_1se_"):
+            result.update(alpha_1se=model.alpha_1se_, alpha_min=model.alpha_)
+        if mlp:
+            result["learning_rate"] = float(fitted.learning_rate_init)
+        try:
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=2)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"wrote {args.out}")
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="skdgating", description="D-Gating feature selection.")
+def _report_input(args, table):
+    """What was read, left out, converted, dropped and imputed (on stdout, before the fit)."""
+    print(f"read {args.data}: {_count(len(table.X) + table.rows_without_target, 'row')}, "
+          f"separator {table.separator!r}, "
+          f"encoding {args.encoding}")
+    for column, example in table.parsed_numbers.items():
+        print(f"read {column!r} as numbers (values such as {example!r})")
+    if table.left_out:
+        print(f"left out {_count(len(table.left_out), 'column')} that cannot be features:")
+        for column, why in table.left_out.items():
+            print(f"  {column:30s} {why}")
+    print(f"dropped {_count(table.rows_without_target, 'row')} without a target value; imputed "
+          f"{_count(table.n_missing, 'missing value')} in {_count(table.columns_with_missing, 'column')} "
+          "(median for numbers, most frequent value otherwise)")
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _number(kind, low, low_inclusive=True):
+    """An argparse type: a number of ``kind`` >= (or >) ``low``, with the option's name in the error."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not np.isfinite(value) or value < low or (value == low and not low_inclusive):
+            raise argparse.ArgumentTypeError(f"must be {'>=' if low_inclusive else '>'} {low}, got {text}")
+        return value
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), like every other input problem."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser():
+    from .mlp import DGatingMLPRegressor
+
+    mlp_defaults = DGatingMLPRegressor().get_params()
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="skdgating", description="D-Gating feature selection.", formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="select features of a dataset shipped with scikit-learn")
-    p_demo.add_argument("--D", type=int, default=3, help="gating depth (2 = group lasso)")
+    p_demo = sub.add_parser("demo", help="select features of a dataset shipped with scikit-learn",
+                            formatter_class=formatter)
+    p_demo.add_argument("--D", type=_number(int, 2), default=3, help="gating depth (2 = group lasso)")
     p_demo.set_defaults(func=demo)
-    p_sel = sub.add_parser("select", help="select the columns of a CSV file that predict a target")
+    p_sel = sub.add_parser("select", help="select the columns of a CSV file that predict a target",
+                           formatter_class=formatter)
     p_sel.add_argument("data", help="CSV file with a header row")
-    p_sel.add_argument("--target", required=True, help="name of the target column")
-    p_sel.add_argument("--model", choices=["linear", "mlp"], default="linear")
-    p_sel.add_argument("--D", type=int, default=3, help="gating depth, >= 2 (2 = group lasso)")
+    p_sel.add_argument("--target", required=True, default=argparse.SUPPRESS, help="name of the target column")
+    p_sel.add_argument("--sep", help="column separator; None: detected among , ; tab |")
+    p_sel.add_argument("--encoding", default="utf-8", help="text encoding of the file, e.g. latin-1 or cp1252")
+    p_sel.add_argument("--model", choices=["linear", "mlp"], default="linear", help="model to fit")
+    p_sel.add_argument("--D", type=_number(int, 2), default=3, help="gating depth, >= 2 (2 = group lasso)")
     how = p_sel.add_mutually_exclusive_group()
-    how.add_argument("--alpha", type=float, help="penalty strength (default: chosen by --cv)")
-    how.add_argument("--cv", type=int, default=5,
+    how.add_argument("--alpha", type=_number(float, 0.0), help="penalty strength; None: chosen by --cv")
+    how.add_argument("--cv", type=_number(int, 2), default=5,
                      help="folds to choose alpha by cross-validation (linear: 1-SE rule)")
+    p_sel.add_argument("--learning-rate", type=_number(float, 0.0, low_inclusive=False),
+                       default=mlp_defaults["learning_rate_init"],
+                       help=f"--model mlp: initial SGD learning rate; halved up to {MAX_HALVINGS} times "
+                            "if the training diverges")
+    p_sel.add_argument("--max-epochs", type=_number(int, 1), default=mlp_defaults["max_epochs"],
+                       help="--model mlp: training epochs of each fit")
     p_sel.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
                        help="auto: classes for text/boolean or few distinct integers, else regression")
     p_sel.add_argument("--out", help="write the selection as JSON to this file")
-    p_sel.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_sel.add_argument("--quiet", action="store_true", help="no progress bars")
     p_sel.set_defaults(func=select)
+    return parser, mlp_defaults
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code (errors in the input exit with 2)."""
+    parser, mlp_defaults = _parser()
     args = parser.parse_args(argv)
-    if getattr(args, "D", 3) < 2:
-        parser.exit(2, f"skdgating: error: --D must be an integer >= 2, got {args.D}\n")
+    if args.command == "select" and args.model == "linear" and (
+            args.learning_rate != mlp_defaults["learning_rate_init"]
+            or args.max_epochs != mlp_defaults["max_epochs"]):
+        parser.exit(2, "skdgating: error: --learning-rate and --max-epochs apply to --model mlp only\n")
     try:
         return args.func(args)
     except InputError as exc:

@@ -1,93 +1,223 @@
-"""The command line, end to end in a subprocess, on a CSV the test writes."""
+"""The command line, end to end in a subprocess, on small CSV files the tests write.
+
+Every ``python -m skdgating`` process pays the package import (torch included, about
+3 s of CPU), so the ``runs`` fixture starts all independent runs at once, a few at a
+time, and each test waits for the ones it checks.
+"""
 
 import json
 import os
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+from skdgating import __version__
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+SIGNAL = {"age", "income", "color"}
+NOISE = {f"noise{i}" for i in range(4)}
+UNUSABLE = {"customer_id", "row", "country", "comment"}
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "skdgating", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "skdgating", *map(str, args)], capture_output=True, text=True,
                           env=ENV, timeout=300)
 
 
+def reported_selection(stdout):
+    """The column names listed under "selected k of n columns" (one per indented line)."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("selected "))
+    names = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        names.append(line.split()[0])
+    return names
+
+
 @pytest.fixture(scope="module")
-def csv(tmp_path_factory):
+def frame():
+    """240 rows: price depends on age, income and color; id, constant and free-text columns; gaps."""
     rng = np.random.default_rng(0)
-    n = 400
+    n = 240
+    notes = [f"called on day {d}" for d in range(400)]
     df = pd.DataFrame({
+        "customer_id": [f"C{i:05d}" for i in rng.permutation(n)],
+        "row": rng.permutation(n) + 1,              # a row number, shuffled
         "age": rng.normal(40, 10, n),
-        "income": rng.normal(5e4, 1e4, n),      # raw scales: the CLI standardises
+        "income": rng.normal(5e4, 1e4, n),
         "color": rng.choice(["red", "green", "blue"], n),
-        "city": rng.choice(["a", "b", "c", "d"], n),
-        **{f"noise{i}": rng.normal(size=n) for i in range(6)},
+        "country": "NZ",
+        "comment": rng.choice(notes, n),            # ~190 distinct texts in 240 rows
+        **{name: rng.normal(size=n) for name in sorted(NOISE)},
     })
-    df["price"] = (df.age - 40) / 10 + 2.0 * (df.color == "red") + 0.3 * rng.normal(size=n)
+    df["price"] = ((df.age - 40) / 10 + 2.0 * (df.color == "red") + (df.income - 5e4) / 1e4
+                   + 0.3 * rng.normal(size=n))
     df["label"] = np.where(df.price > df.price.median(), "high", "low")
+    df["income"] = df.income.map(lambda v: f"${v:,.2f}")     # "$51,234.56"
+    df.loc[rng.choice(n, 12, replace=False), "age"] = np.nan
+    df.loc[rng.choice(n, 5, replace=False), ["price", "label"]] = np.nan
+    return df
+
+
+@pytest.fixture(scope="module")
+def csv(frame, tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "data.csv"
-    df.to_csv(path, index=False)
+    frame.drop(columns=["label"]).to_csv(path, index=False)
     return path
 
 
-def test_demo_runs():
-    out = run("demo")
+@pytest.fixture(scope="module")
+def latin1_semicolon_csv(frame, tmp_path_factory):
+    """The classification data with accented labels, ';'-separated, in latin-1."""
+    df = frame.drop(columns=["price"]).assign(color=frame.color.map({"red": "rojo", "green": "verde",
+                                                                     "blue": "azul café"}))
+    path = tmp_path_factory.mktemp("cli") / "semi.csv"
+    df.to_csv(path, index=False, sep=";", encoding="latin-1")
+    return path
+
+
+# Input problems: (arguments, a part of the one-line message). "{csv}", "{semi}" and
+# "{tmp}" are the files and the directory of the ``runs`` fixture.
+INPUT_PROBLEMS = [
+    (["select", "{tmp}", "--target", "price"], "is a directory"),
+    (["select", "{tmp}/missing.csv", "--target", "price"], "no such file"),
+    (["select", "{semi}", "--target", "label"],
+     "is not valid utf-8 text (byte 0xe9); pass its encoding, e.g. --encoding latin-1"),
+    (["select", "{semi}", "--target", "label", "--encoding", "latin-1", "--sep", ","],
+     "target column 'label' is not in"),
+    (["select", "{tmp}/ids.csv", "--target", "price"], "no usable feature column"),
+    (["select", "{csv}", "--target", "color", "--task", "regression"], "use --task classification"),
+    (["select", "{csv}", "--target", "price", "--D", "1"], "argument --D: must be >= 2"),
+    (["select", "{csv}", "--target", "price", "--learning-rate", "0.1"], "apply to --model mlp only"),
+    (["select", "{csv}", "--target", "price", "--model", "mlp", "--alpha", "0.03", "--learning-rate", "1000",
+      "--max-epochs", "2", "--quiet"], "even at --learning-rate 125, after halving it 3 times: lower --learning-rate"),
+]
+
+
+@pytest.fixture(scope="module")
+def runs(frame, csv, latin1_semicolon_csv, tmp_path_factory):
+    """Start every independent run at once (3 at a time); name -> future of its CompletedProcess."""
+    tmp = tmp_path_factory.mktemp("runs")
+    frame[["customer_id", "country", "price"]].to_csv(tmp / "ids.csv", index=False)
+    specs = {
+        "mlp cv": ["select", csv, "--target", "price", "--model", "mlp", "--cv", "2", "--max-epochs", "20",
+                   "--learning-rate", "0.2", "--out", tmp / "mlp.json"],
+        "demo": ["demo"],
+        "linear cv": ["select", csv, "--target", "price", "--out", tmp / "cv.json"],
+        "latin-1": ["select", latin1_semicolon_csv, "--target", "label", "--encoding", "latin-1", "--D", "2",
+                    "--alpha", "0.02", "--out", tmp / "cls.json"],
+        "mlp retry": ["select", csv, "--target", "price", "--model", "mlp", "--alpha", "0.03",
+                      "--learning-rate", "1.6", "--max-epochs", "20", "--quiet"],
+        "version": ["--version"],
+        "help": ["select", "--help"],
+    }
+    paths = {"csv": csv, "semi": latin1_semicolon_csv, "tmp": tmp}
+    for i, (args, _) in enumerate(INPUT_PROBLEMS):
+        specs[f"problem {i}"] = [a.format(**paths) for a in args]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {name: pool.submit(run, *args) for name, args in specs.items()}, tmp
+
+
+def test_demo_runs(runs):
+    out = runs[0]["demo"].result()
     assert out.returncode == 0, out.stderr
     assert "selected" in out.stdout and "test accuracy" in out.stdout
 
 
-def test_select_regression_finds_the_signal_and_writes_json(csv, tmp_path):
-    out_file = tmp_path / "sel.json"
-    out = run("select", str(csv), "--target", "price", "--out", str(out_file))
+def test_select_reports_what_it_left_out_parsed_dropped_and_imputed(frame, runs):
+    out = runs[0]["linear cv"].result()
     assert out.returncode == 0, out.stderr
-    result = json.loads(out_file.read_text())
-    selected = {s["column"] for s in result["selected"]}
-    assert {"age", "color"} <= selected and "label" not in selected
-    assert not selected & {"noise0", "noise1", "noise2", "noise3", "noise4", "noise5"}
-    assert result["task"] == "regression" and result["test_score"] > 0.8
-    assert "held-out R^2" in out.stdout
+    result = json.loads((runs[1] / "cv.json").read_text())
+    # identifiers, the constant and the free text are left out, each with its reason
+    assert set(result["left_out"]) == UNUSABLE
+    for column, reason in [("customer_id", "unique per row"), ("row", "unique per row"),
+                           ("country", "constant"), ("comment", f"text with {frame.comment.nunique()} distinct values in 240 rows")]:
+        assert re.search(rf"^  {column} +{reason}", out.stdout, re.MULTILINE), out.stdout
+    # "$51,234.56" is read as a number, so the planted income signal can be found
+    assert result["parsed_as_numbers"] == ["income"] and "read 'income' as numbers" in out.stdout
+    assert {s["column"] for s in result["selected"]} == SIGNAL and result["test_score"] > 0.8
+    assert set(reported_selection(out.stdout)) == SIGNAL
+    # the counts, against the frame the test wrote
+    n_dropped = int(frame.price.isna().sum())
+    features = frame[frame.price.notna()].drop(columns=["price", "label", *UNUSABLE])
+    n_imputed = int(features.isna().to_numpy().sum())
+    assert n_dropped == 5 and n_imputed > 0
+    assert f"dropped {n_dropped} rows without a target value; imputed {n_imputed} missing values" in out.stdout
+    assert (result["rows_without_target_dropped"], result["missing_values_imputed"]) == (n_dropped, n_imputed)
+    # the cross-validation announces itself and counts its folds on stderr
+    assert "choosing alpha by 5-fold cross-validation" in out.stderr and "5/5" in out.stderr
 
 
-def test_select_classification_with_fixed_alpha(csv):
-    df = pd.read_csv(csv).drop(columns=["price"])
-    path = csv.parent / "cls.csv"
-    df.to_csv(path, index=False)
-    out = run("select", str(path), "--target", "label", "--D", "2", "--alpha", "0.02")
+def test_the_reported_alpha_is_the_fitted_one(csv, runs):
+    cv = runs[0]["linear cv"].result()
+    assert cv.returncode == 0, cv.stderr
+    result = json.loads((runs[1] / "cv.json").read_text())
+    alpha = re.search(r"alpha=([0-9.e+-]+) \(1-SE rule", cv.stdout).group(1)
+    # the model is refitted at alpha_1se_; the best-scoring alpha_ is shown only with its label
+    assert float(alpha) == pytest.approx(result["alpha_1se"], rel=1e-5)
+    assert result["alpha"] == result["alpha_1se"] > result["alpha_min"]
+    assert f"alpha_min={result['alpha_min']:.6g}" in cv.stdout
+    # rerunning at the printed alpha fits the same model: same selection, same held-out score
+    again = run("select", csv, "--target", "price", "--alpha", alpha)
+    assert again.returncode == 0, again.stderr
+    assert f"alpha={alpha} (given)" in again.stdout
+    assert reported_selection(again.stdout) == reported_selection(cv.stdout)
+    score = re.compile(r"held-out R\^2: (\S+)")
+    assert score.search(again.stdout).group(1) == score.search(cv.stdout).group(1)
+
+
+def test_detected_separator_and_encoding_option(runs):
+    out = runs[0]["latin-1"].result()
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("classification") and "held-out accuracy" in out.stdout
-    assert "color" in out.stdout and "age" in out.stdout
+    assert "separator ';', encoding latin-1" in out.stdout
+    assert re.search(r"^classification: linear model, D=2, alpha=0.02 \(given\)", out.stdout, re.MULTILINE)
+    result = json.loads((runs[1] / "cls.json").read_text())
+    assert result["task"] == "classification" and result["test_score"] > 0.8
+    assert SIGNAL <= {s["column"] for s in result["selected"]}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--target", "nope"], "target column 'nope' is not in"),
-    (["--target", "color", "--task", "regression"], "not numeric"),
-    (["--target", "price", "--D", "1"], "--D must be"),
-])
-def test_bad_input_is_one_line_and_exit_code_2(csv, args, message):
-    out = run("select", str(csv), *args)
-    assert out.returncode == 2
-    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
-
-
-def test_unreadable_files(tmp_path):
-    out = run("select", str(tmp_path / "missing.csv"), "--target", "y")
-    assert out.returncode == 2 and "no such file" in out.stderr
-    bad = tmp_path / "bad.csv"
-    bad.write_bytes(b"\xff\xfe\x00garbage\x00\n\x00")
-    out = run("select", str(bad), "--target", "y")
-    assert out.returncode == 2 and out.stderr.startswith("skdgating: error:")
-
-
-def test_select_with_the_mlp_shows_progress_and_finds_the_signal(csv, tmp_path):
-    out_file = tmp_path / "mlp.json"
-    out = run("select", str(csv), "--target", "price", "--model", "mlp", "--cv", "2", "--out", str(out_file))
+def test_mlp_divergence_is_retried_at_half_the_learning_rate(runs):
+    out = runs[0]["mlp retry"].result()
     assert out.returncode == 0, out.stderr
-    assert "choosing alpha" in out.stderr  # the progress bar
-    selected = {s["column"] for s in json.loads(out_file.read_text())["selected"]}
-    # ("label" is derived from the target, so it is a legitimate signal here)
-    assert {"age", "color"} <= selected and not selected & {f"noise{i}" for i in range(6)}
+    retries = re.findall(r"diverged at learning rate (\S+) \(alpha=0.03\); retrying with (\S+)", out.stderr)
+    assert retries and retries[0] == ("1.6", "0.8") and len(retries) <= 3
+    assert all(float(new) == float(old) / 2 for old, new in retries)
+    assert f"learning rate {retries[-1][1]}, fitted" in out.stdout
+    assert set(reported_selection(out.stdout)) == SIGNAL
+
+
+def test_select_with_the_mlp_shows_progress_and_ranks_the_signal_first(runs):
+    out = runs[0]["mlp cv"].result()
+    assert out.returncode == 0, out.stderr
+    assert "choosing alpha" in out.stderr and "9/9" in out.stderr  # 4 alphas x 2 folds + the refit
+    importance = {s["column"]: s["importance"] for s in json.loads((runs[1] / "mlp.json").read_text())["selected"]}
+    # 20 epochs are too few to prune every noise column (the MLP needs
+    # steps * learning_rate * alpha / D >> 1), not to rank them
+    assert SIGNAL <= set(importance)
+    assert min(importance[c] for c in SIGNAL) > 5 * max([importance.get(c, 0.0) for c in NOISE])
+
+
+def test_version_and_help_with_defaults(runs):
+    version, helped = runs[0]["version"].result(), runs[0]["help"].result()
+    assert version.returncode == 0 and version.stdout.strip() == f"skdgating {__version__}"
+    assert helped.returncode == 0
+    text = " ".join(helped.stdout.split())
+    for default in ["--cv CV folds", "(default: 5)", "(default: utf-8)", "(default: linear)", "(default: 3)",
+                    "(default: 0.05)", "(default: 200)"]:
+        assert default in text, default
+
+
+@pytest.mark.parametrize("i", range(len(INPUT_PROBLEMS)), ids=[m[:30] for _, m in INPUT_PROBLEMS])
+def test_every_input_problem_is_one_line_and_exit_code_2(runs, i):
+    out = runs[0][f"problem {i}"].result()
+    # (the MLP reports each retry at a halved learning rate before it gives up)
+    lines = [line for line in out.stderr.strip().splitlines() if "retrying with" not in line]
+    assert out.returncode == 2, out.stderr
+    assert INPUT_PROBLEMS[i][1] in out.stderr and len(lines) == 1 and lines[0].startswith("skdgating")
