@@ -352,6 +352,15 @@ def _number(kind, low, low_inclusive=True):
     return parse
 
 
+def _separator(text):
+    """An argparse type: one character, or "tab" / "\\t" (as typed in a shell) for a tab."""
+    if text in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or tab), got {text!r}")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), like every other input problem."""
 
@@ -375,7 +384,8 @@ def _parser():
                            formatter_class=formatter)
     p_sel.add_argument("data", help="CSV file with a header row")
     p_sel.add_argument("--target", required=True, default=argparse.SUPPRESS, help="name of the target column")
-    p_sel.add_argument("--sep", help="column separator; None: detected among , ; tab |")
+    p_sel.add_argument("--sep", type=_separator, help="column separator, one character or 'tab'; None: "
+                                                     "detected among , ; tab |")
     p_sel.add_argument("--encoding", default="utf-8", help="text encoding of the file, e.g. latin-1 or cp1252")
     p_sel.add_argument("--model", choices=["linear", "mlp"], default="linear", help="model to fit")
     p_sel.add_argument("--D", type=_number(int, 2), default=3, help="gating depth, >= 2 (2 = group lasso)")
