@@ -124,6 +124,8 @@ def runs(frame, csv, latin1_semicolon_csv, tmp_path_factory):
                     "--alpha", "0.02", "--out", tmp / "cls.json"],
         "mlp retry": ["select", csv, "--target", "price", "--model", "mlp", "--alpha", "0.03",
                       "--learning-rate", "1.6", "--max-epochs", "20", "--quiet"],
+        "mlp epochs": ["select", csv, "--target", "price", "--model", "mlp", "--alpha", "0.1", "--learning-rate",
+                       "0.2", "--max-epochs", "15", "--quiet"],
         "version": ["--version"],
         "help": ["select", "--help"],
     }
@@ -220,6 +222,14 @@ def test_select_with_the_mlp_shows_progress_and_ranks_the_signal_first(runs):
     # steps * learning_rate * alpha / D >> 1), not to rank them
     assert SIGNAL <= set(importance)
     assert min(importance[c] for c in SIGNAL) > 20 * max([importance.get(c, 0.0) for c in NOISE])
+
+
+def test_an_mlp_stopped_by_max_epochs_names_the_option(runs):
+    out = runs[0]["mlp epochs"].result()
+    assert out.returncode == 0, out.stderr
+    # the estimator's ConvergenceWarning names max_epochs; the command line names its option
+    assert out.stderr.strip() == ("skdgating: note: the MLP's selected columns were still changing when "
+                                  "--max-epochs 15 ran out; raise --max-epochs for a stable selection")
 
 
 def test_version_and_help_with_defaults(runs):
