@@ -19,12 +19,14 @@ __all__ = ["InputError", "Table", "read_table"]
 # separators the detection chooses from (csv.Sniffer would also accept letters)
 SEPARATORS = ",;\t|"
 SNIFF_CHARS = 64 * 1024
+MIN_ROWS_FOR_AN_ID = 20
 # A number written with an optional sign, currency symbol, thousands commas, decimals
 # and percent sign: "$1,234.56", "-€12", "1,000", "12.5%".
 _FORMATTED_NUMBER = re.compile(r"[-+]?[$€£¥]?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?%?")
 _NUMBER_DECORATION = re.compile(r"[$€£¥,%]")
 # a column name that says "identifier": id, ID, customer_id, customerId, CustomerID, row id
-_ID_NAME = re.compile(r"(?:^|[_\s.\-])(?:id|uuid|key)$|[a-z](?:Id|ID)$|^ID$", re.IGNORECASE)
+# (case matters only for camel case: "paid" and "valid" are not ids)
+_ID_NAME = re.compile(r"(?i:(?:^|[_\s.\-])(?:id|uuid|key))$|[a-z](?:Id|ID)$")
 
 
 class InputError(Exception):
@@ -49,6 +51,7 @@ class Table:
 
     @property
     def columns_with_missing(self):
+        """Feature columns with at least one missing value."""
         return int(self.X.isna().any().sum())
 
 
@@ -143,13 +146,16 @@ def _parse_formatted_numbers(data, column):
     values = data[column]
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return None
-    present = values.dropna().astype(str).str.replace(r"\s+", "", regex=True)
+    present = _compact_text(values.dropna())
     if present.empty or not present.str.fullmatch(_FORMATTED_NUMBER).all():
         return None
-    data[column] = pd.to_numeric(
-        values.astype(str).str.replace(r"\s+", "", regex=True).str.replace(_NUMBER_DECORATION, "", regex=True)
-        .where(values.notna()), errors="coerce")
+    digits = _compact_text(values).str.replace(_NUMBER_DECORATION, "", regex=True)
+    data[column] = pd.to_numeric(digits.where(values.notna()), errors="coerce")
     return str(values.dropna().iloc[0])
+
+
+def _compact_text(values):
+    return values.astype(str).str.replace(r"\s+", "", regex=True)
 
 
 def _why_not_a_feature(values):
@@ -163,6 +169,12 @@ def _why_not_a_feature(values):
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     unique_per_row = n_distinct == len(values)
     if not numeric:
+        # (columns of numbers only were converted already: these have some text too)
+        is_number = _compact_text(present).str.fullmatch(_FORMATTED_NUMBER)
+        if is_number.mean() >= 0.9:
+            odd = present[~is_number]
+            return (f"numbers, except {len(odd)} values such as {odd.iloc[0]!r} (empty those cells to have "
+                    "them imputed)")
         if unique_per_row:
             return "unique per row (an identifier)"
         # one-hot dummies of a category seen on average less than twice cannot be learned
@@ -181,6 +193,8 @@ def _looks_like_row_id(values):
     some gaps), or increase down the file. Distinct integers alone are not enough:
     incomes in whole dollars are distinct too, but spread over a wide range.
     """
+    if values.size < MIN_ROWS_FOR_AN_ID:  # in a few rows, distinct integers are common
+        return False
     v = np.asarray(values, dtype=np.int64)
     dense = 2 * v.size >= v.max() - v.min() + 1
     increasing = bool(np.all(np.diff(v) > 0))

@@ -202,7 +202,7 @@ class _MLPAlphaSearch:
 
 
 def _model(args, task, labels, y):
-    """The estimator to fit, and how its alpha is chosen (for the report)."""
+    """The estimator to fit: cross-validated over alpha unless --alpha is given."""
     from sklearn.model_selection import check_cv
 
     from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
@@ -229,24 +229,36 @@ def _model(args, task, labels, y):
     return _MLPAlphaSearch(est, MLP_ALPHAS, args.cv, progress=not args.quiet)
 
 
-def _fit(model, X, y):
-    """Fit; return the fitted final estimator and how its alpha was chosen."""
+def _fit(model, X, y, args):
+    """Fit; return the fitted final estimator and how its alpha was chosen.
+
+    The estimators' warnings are silenced, except that an MLP stopped by
+    ``max_epochs`` while its selection still changed is reported with the option
+    that changes it.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
     from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
     from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if isinstance(model, (DGatingGroupLassoCV, DGatingLogisticGroupLassoCV)):
             model.fit(X, y)
             # refitted at alpha_1se_ (selection="1se"); alpha_ scored best
-            return model.estimator_, (f"1-SE rule of {model.cv.get_n_splits()}-fold CV; "
-                                      f"best mean CV score at alpha_min={model.alpha_:.6g}")
-        if isinstance(model, _MLPAlphaSearch):
-            model.fit(X, y)
-            return model.best_estimator_, f"best of {', '.join(map(str, model.alphas))} by {model.cv}-fold CV"
-        if isinstance(model, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
-            return model.fit(X, y), "given"
-        return _fit_mlp(model, X, y), "given"
+            fitted, how = model.estimator_, (f"1-SE rule of {model.cv.get_n_splits()}-fold CV; "
+                                             f"best mean CV score at alpha_min={model.alpha_:.6g}")
+        elif isinstance(model, _MLPAlphaSearch):
+            fitted = model.fit(X, y).best_estimator_
+            how = f"best of {', '.join(map(str, model.alphas))} by {model.cv}-fold CV"
+        elif isinstance(model, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
+            fitted, how = model.fit(X, y), "given"
+        else:
+            fitted, how = _fit_mlp(model, X, y), "given"
+    if any(issubclass(w.category, ConvergenceWarning) and "max_epochs" in str(w.message) for w in caught):
+        print(f"skdgating: note: the MLP's selected columns were still changing when --max-epochs "
+              f"{args.max_epochs} ran out; raise --max-epochs for a stable selection", file=sys.stderr)
+    return fitted, how
 
 
 def _check_output_path(out):
@@ -279,7 +291,7 @@ def select(args):
         print(f"choosing alpha by {args.cv}-fold cross-validation over {LINEAR_N_ALPHAS} values "
               f"(linear, D={args.D}, {len(Xt_train)} rows, {Xt_train.shape[1]} encoded columns)", file=sys.stderr)
     t0 = time.perf_counter()
-    fitted, how = _fit(model, Xt_train, y_train)
+    fitted, how = _fit(model, Xt_train, y_train, args)
     elapsed = time.perf_counter() - t0
     score = float(fitted.score(Xt_test, y_test))
     importance = np.asarray(fitted.feature_importances_)
@@ -320,9 +332,8 @@ def select(args):
 
 def _report_input(args, table):
     """What was read, left out, converted, dropped and imputed (on stdout, before the fit)."""
-    print(f"read {args.data}: {_count(len(table.X) + table.rows_without_target, 'row')}, "
-          f"separator {table.separator!r}, "
-          f"encoding {args.encoding}")
+    n_rows = len(table.X) + table.rows_without_target
+    print(f"read {args.data}: {_count(n_rows, 'row')}, separator {table.separator!r}, encoding {args.encoding}")
     for column, example in table.parsed_numbers.items():
         print(f"read {column!r} as numbers (values such as {example!r})")
     if table.left_out:
@@ -352,6 +363,15 @@ def _number(kind, low, low_inclusive=True):
     return parse
 
 
+def _separator(text):
+    """An argparse type: one character, or "tab" / "\\t" (as typed in a shell) for a tab."""
+    if text in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or tab), got {text!r}")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), like every other input problem."""
 
@@ -375,7 +395,8 @@ def _parser():
                            formatter_class=formatter)
     p_sel.add_argument("data", help="CSV file with a header row")
     p_sel.add_argument("--target", required=True, default=argparse.SUPPRESS, help="name of the target column")
-    p_sel.add_argument("--sep", help="column separator; None: detected among , ; tab |")
+    p_sel.add_argument("--sep", type=_separator, help="column separator, one character or 'tab'; None: "
+                                                     "detected among , ; tab |")
     p_sel.add_argument("--encoding", default="utf-8", help="text encoding of the file, e.g. latin-1 or cp1252")
     p_sel.add_argument("--model", choices=["linear", "mlp"], default="linear", help="model to fit")
     p_sel.add_argument("--D", type=_number(int, 2), default=3, help="gating depth, >= 2 (2 = group lasso)")
