@@ -27,11 +27,12 @@ shrink a column's scale without removing its influence.
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .gating import collapse_, dgating_penalty, gate, gated_parametrizations
+from .gating import collapse_, dgating_penalty, gate, gate_product, gated_parametrizations
 
-__all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "UNGATED_WEIGHTS"]
+__all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "StackedMLP", "UNGATED_WEIGHTS"]
 
 # Parameter-name pattern (fnmatch, as in skorch's optimizer__param_groups) of the
 # weight matrices after the first layer: "layers.1.weight", "layers.2.weight", ...
@@ -44,6 +45,15 @@ ACTIVATIONS = {
     "tanh": nn.Tanh,
     "logistic": nn.Sigmoid,
     "identity": nn.Identity,
+}
+
+# The same activations as plain functions, keyed by module type: the training
+# forward calls them directly (no nn.Module call per layer and batch).
+_FUNCTIONS = {
+    nn.ReLU: torch.relu,
+    nn.Tanh: torch.tanh,
+    nn.Sigmoid: torch.sigmoid,
+    nn.Identity: lambda x: x,
 }
 
 
@@ -111,9 +121,31 @@ class MLP(nn.Module):
     def forward(self, X):
         if self.standardize:
             X = (X - self.x_mean) * self.x_inv_scale
-        for layer in self.layers[:-1]:
-            X = self.activation(layer(X))
-        return self.layers[-1](X)
+        activation = _FUNCTIONS[type(self.activation)]
+        last = len(self.layers) - 1
+        for k, layer in enumerate(self.layers):
+            X = F.linear(X, self._weight(k), layer.bias)
+            if k < last:
+                X = activation(X)
+        return X
+
+    def _weight(self, k):
+        """Weight of layer ``k``; a gated one is computed once, straight from its factors.
+
+        The same tensor as ``self.layers[k].weight``, without the parametrization's
+        per-access machinery (the training step's largest fixed cost).
+        """
+        layer = self.layers[k]
+        if k not in self.gated_layers:
+            return layer.weight
+        parametrization = layer.parametrizations["weight"]
+        return parametrization[0](parametrization.original)
+
+    def add_penalty_grad_(self):
+        """Add the gradient of :meth:`penalty` to the factors' ``.grad``, in closed form."""
+        for k in self.gated_layers:
+            parametrization = self.layers[k].parametrizations["weight"]
+            parametrization[0].add_penalty_grad_(parametrization.original)
 
     @torch.no_grad()
     def standardize_inputs_(self, mean, scale):
