@@ -10,6 +10,7 @@ per epoch. The same net trains one :class:`~skdgating._modules.MLP` or K of them
 stacked (:class:`~skdgating._modules.StackedMLP`, see :mod:`skdgating._stacked`).
 """
 
+import copy
 import math
 import sys
 
@@ -18,8 +19,9 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import check_random_state
 
-from ._modules import UNGATED_WEIGHTS
+from ._modules import MLP, STACKED_UNGATED_WEIGHTS, UNGATED_WEIGHTS, StackedLoss, StackedMLP
 
 # Columns below this norm are dropped whatever the relative threshold: on
 # standardized inputs they move no pre-activation beyond float32 rounding, and
@@ -203,11 +205,12 @@ NO_DEFAULT_CALLBACKS = {"callbacks__train_loss": None, "callbacks__valid_loss": 
                         "callbacks__print_log": None}
 
 
-def net_kwargs(params, n_batches, device):
+def net_kwargs(params, n_batches, device, ungated_weights=UNGATED_WEIGHTS):
     """Keyword arguments of :class:`DGatingNet` shared by every MLP fit.
 
     ``params`` are the estimator's parameters (learning rate, schedule,
-    optimizer, momentum, ``l2``, ``max_epochs``).
+    optimizer, momentum, ``l2``, ``max_epochs``); ``ungated_weights`` is the
+    name pattern of the weight matrices that ``l2`` decays.
     """
     if params["optimizer"] == "sgd":
         optimizer, kwargs = torch.optim.SGD, {"optimizer__momentum": params["momentum"]}
@@ -217,7 +220,7 @@ def net_kwargs(params, n_batches, device):
     # 2 * l2 * W through the optimizer's coupled weight decay (added to the
     # gradient before momentum / Adam's moments, so the same update as adding
     # the term to the loss, without computing it every batch).
-    kwargs["optimizer__param_groups"] = [(UNGATED_WEIGHTS, {"weight_decay": 2.0 * float(params["l2"])})]
+    kwargs["optimizer__param_groups"] = [(ungated_weights, {"weight_decay": 2.0 * float(params["l2"])})]
     lr = float(params["learning_rate_init"])
     schedule = None
     if params["learning_rate"] == "cosine":
@@ -338,3 +341,194 @@ def score_regressor(module, X, y, w):
         module.eval()
         pred = module(X).cpu().numpy()
     return r2_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
+
+
+# --------------------------------------------------------------------------------------
+# Stacked training: K models (the folds of a CV, the alphas of a grid) in one net
+# --------------------------------------------------------------------------------------
+class StackedNet(DGatingNet):
+    """DGatingNet over a :class:`~skdgating._modules.StackedMLP`: the loss is one value per model.
+
+    The batch weights have one column per model (its 0/1 training mask times
+    the sample weights, normalized to mean 1 over all rows), so the batch mean
+    of weight * loss estimates each model's own weighted mean loss whatever
+    rows the batch holds; the models share batches but not parameters, so the
+    gradient of the summed loss is each model's own gradient.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, w = y_true
+        return (self.criterion_(y_pred, y) * w.T).mean(dim=1)
+
+
+class StackedFit:
+    """One model of :func:`train_stacked`: its collapsed weights, support and a predictor.
+
+    Attributes
+    ----------
+    alpha : float
+    coef : ndarray of shape (n_hidden_1, n_features)
+        Effective first-layer weights on standardized inputs, dropped groups
+        exactly zero (as the estimators' ``coef_``).
+    group_norms : ndarray of shape (n_groups,)
+    support : ndarray of bool, shape (n_features,)
+    loss_curve : ndarray of shape (n_epochs,)
+        Per epoch: mean weighted data loss over the model's rows plus its penalty.
+    module : MLP
+        The ungated network (dropped columns zero) on raw inputs, float32, CPU.
+    y_mean, y_scale : ndarray or None
+        The regression target standardization (None for classification).
+    """
+
+    def __init__(self, alpha, coef, group_norms, support, loss_curve, module, y_mean=None, y_scale=None):
+        self.alpha = alpha
+        self.coef = coef
+        self.group_norms = group_norms
+        self.support = support
+        self.loss_curve = loss_curve
+        self.module = module
+        self.y_mean, self.y_scale = y_mean, y_scale
+
+    def decision(self, X):
+        """Network outputs for raw ``X``: logits (classification) or targets (regression), float64."""
+        with torch.no_grad():
+            out = self.module(torch.as_tensor(np.asarray(X), dtype=torch.float32)).double().numpy()
+        return out if self.y_mean is None else out * self.y_scale + self.y_mean
+
+
+def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_weight=None,
+                  feature_names=None, warm_start_from=None):
+    """Train K independent D-gated MLPs at once, model ``k`` on rows ``train_masks[k]`` at ``alphas[k]``.
+
+    The K folds of a cross-validation (one mask per fold, one alpha) or the
+    alphas of a grid (one mask, K alphas), or both, train as one stacked
+    network in one skorch net: every step runs all K models on a shared batch,
+    each weighting only its own rows. Each model's objective is exactly the
+    estimators' (its weighted mean loss over its rows plus its penalty; inputs,
+    and regression targets, standardized on its rows). Seeds follow the
+    estimators: ``params["random_state"]`` gives the initialization (the same for
+    every model, as K separate fits with that random_state would have) and the
+    batch order.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated float data.
+    y : ndarray
+        Encoded class labels 0..n_classes-1 (``classification=True``) or
+        float targets of shape (n_samples,) or (n_samples, n_targets).
+    train_masks : array-like of bool, shape (K, n_samples)
+    alphas : array-like of shape (K,)
+    params : dict
+        The estimator's parameters (``get_params()``); ``early_stopping`` and
+        ``gate_hidden`` are not supported.
+    classification : bool
+    sample_weight : array-like of shape (n_samples,), optional
+    feature_names : array-like of str, optional
+        Resolve column names in ``params["groups"]``.
+    warm_start_from : list of StackedFit, optional
+        Start model ``k`` from ``warm_start_from[k]`` (balanced gates, dropped
+        groups kept at zero), as the estimators' ``warm_start``.
+
+    Returns
+    -------
+    list of StackedFit
+        One per model, in the order of ``train_masks``.
+    """
+    from .groups import make_groups
+
+    if params.get("early_stopping") or params.get("gate_hidden"):
+        raise ValueError("train_stacked supports neither early_stopping nor gate_hidden.")
+    masks = np.asarray(train_masks, dtype=bool)
+    alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    n_samples, n_features = X.shape
+    if masks.ndim != 2 or masks.shape[1] != n_samples or len(masks) != len(alphas):
+        raise ValueError(f"train_masks must have shape (len(alphas), n_samples) = ({len(alphas)}, {n_samples}), "
+                         f"got {masks.shape}.")
+    if not masks.any(axis=1).all():
+        raise ValueError("Every model needs at least one training row.")
+    K = len(alphas)
+    groups = make_groups(params["groups"], n_features, params["group_weights"], feature_names)
+    sw = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    rng = check_random_state(params["random_state"])
+    init_seed, shuffle_seed, _ = rng.randint(0, np.iinfo(np.int32).max, size=3)  # as the estimators
+    device = params.get("device", "cpu")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+    # Inputs: standardized once by the statistics of all rows (float64), then per
+    # model to its own rows' statistics inside the network (an affine map per model).
+    x_shift = x_inv = None
+    if params["standardize"]:
+        g_mean, g_scale = weighted_mean_std(X)
+        stats = [weighted_mean_std(X[m], sw[m]) for m in masks]
+        x_inv = np.array([g_scale / s for _, s in stats])
+        x_shift = np.array([(g_mean - m) / s for m, s in stats])
+        X32 = standardized_float32(X, g_mean, g_scale)
+    else:
+        X32 = np.asarray(X, dtype=np.float32)
+    if classification:
+        n_outputs = int(y.max()) + 1
+        y_t, criterion, y_stats = torch.as_tensor(np.asarray(y, dtype=np.int64)), StackedLoss(), [(None, None)] * K
+    else:
+        y2 = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+        n_outputs = y2.shape[1]
+        y_stats = [weighted_mean_std(y2[m], sw[m]) for m in masks]
+        y_t = torch.as_tensor(y2, dtype=torch.float32)
+        criterion = StackedLoss(np.array([m for m, _ in y_stats]), np.array([1.0 / s for _, s in y_stats]))
+    w = masks.T * sw[:, None]
+    w = w / w.mean(axis=0)  # mean 1 over all rows: each model's batch loss is unbiased for its own mean
+
+    hidden = params["hidden_layer_sizes"]
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    architecture = dict(n_features=n_features, hidden_layer_sizes=hidden, n_outputs=n_outputs,
+                        activation=params["activation"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(init_seed))
+        template = MLP(**architecture, D=params["D"], alpha=0.0, groups=groups)
+    modules = [copy.deepcopy(template) for _ in range(K)]
+    if warm_start_from is not None:
+        for module, previous in zip(modules, warm_start_from):
+            module.load_effective_(previous.module.state_dict())
+    stacked = StackedMLP(modules, alphas, x_shift, x_inv)
+
+    batch_size = min(int(params["batch_size"]), n_samples)
+    n_batches = math.ceil(n_samples / batch_size)
+    net = StackedNet(module=stacked, criterion=criterion, batch_size=batch_size,
+                     iterator_train__seed=int(shuffle_seed),
+                     **net_kwargs(params, n_batches, device, STACKED_UNGATED_WEIGHTS))
+    net.initialize()
+    net.partial_fit(TensorData(torch.as_tensor(X32).to(device), y_t.to(device),
+                               torch.as_tensor(w, dtype=torch.float32).to(device)))
+    losses = np.array(net.history[:, "train_loss"], dtype=float).reshape(-1, K)
+    if not np.isfinite(losses).all():
+        bad = alphas[~np.isfinite(losses).all(axis=0)]
+        raise ValueError(f"The training loss diverged at alpha={bad}. Lower learning_rate_init "
+                         f"(now {params['learning_rate_init']:g}) or alpha.")
+    return _stacked_read_out(net.module_.cpu(), architecture, groups, alphas, losses, params["threshold"],
+                             stats if params["standardize"] else None, y_stats)
+
+
+@torch.no_grad()
+def _stacked_read_out(stacked, architecture, groups, alphas, losses, threshold, x_stats, y_stats):
+    """Per model: threshold the groups (the estimators' rule) and build its ungated MLP."""
+    fits = []
+    first = stacked.first_weight()
+    feature_group = torch.as_tensor(groups.feature_group)
+    for k, alpha in enumerate(alphas):
+        W = first[k]
+        norms = torch.zeros(groups.n_groups, dtype=W.dtype).index_add(0, feature_group, (W**2).sum(0)).sqrt()
+        keep = (norms > cutoff(norms, threshold)) | torch.as_tensor(~groups.penalized)
+        W = W * keep[feature_group].to(W.dtype)
+        with torch.random.fork_rng(devices=[]):  # its initial weights are replaced below
+            module = MLP(**architecture)
+        for j, layer in enumerate(module.layers):
+            layer.weight.copy_(W if j == 0 else stacked.weights[j - 1][k])
+            layer.bias.copy_(stacked.biases[j][k])
+        if x_stats is not None:
+            module.standardize_inputs_(*x_stats[k])
+        coef = W.double().numpy()
+        norms = groups.group_norms(coef)
+        support = ((norms > 0) | ~groups.penalized)[groups.feature_group]
+        y_mean, y_scale = y_stats[k]
+        fits.append(StackedFit(float(alpha), coef, norms, support, losses[:, k], module.eval(), y_mean, y_scale))
+    return fits
