@@ -209,10 +209,14 @@ _ATTRS_DOC = """
     neuron_support_ : list of ndarray of bool
         Which neurons of each hidden layer survive, one mask per hidden layer.
     net_ : skorch.NeuralNet
-        The trained network at full size, collapsed and thresholded: the
-        weights of removed features and neurons are exactly zero (so ``coef_``
-        has zero rows for removed first-layer neurons). ``predict`` runs the
-        equivalent compact network of :meth:`compress` instead.
+        The training run: its ``history`` (per epoch ``train_loss``,
+        ``train_rows``, ``n_selected``, ``valid_score``) and, as ``module_``, the
+        one fitted network: the compact ``torch.nn.Sequential`` that ``predict``
+        runs (removed features and neurons physically absent, inputs the
+        selected columns after the internal standardization; :meth:`compress`
+        returns a copy with the standardization folded in). The optimizer state
+        is released after fitting (``optimizer_`` is None); ``warm_start``
+        rebuilds the full-size weights from this network.
 
     Notes
     -----
@@ -250,22 +254,27 @@ def _compact_layers(module):
 
 
 @torch.no_grad()
-def _write_back_(module, layers, kept):
-    """Load the compacted layers into the full-size ``module``, zero-padded.
+def _zero_padded_layers(linears, kept, columns, sizes):
+    """Full-size ``(weight, bias)`` of every layer, zero-padded from the compact ``linears``.
 
-    A removed neuron gets a zero row, bias and outgoing column: it is never read,
-    so the full network computes exactly what the compact one does.
+    ``kept`` holds the surviving neurons of each hidden layer, ``columns`` the
+    input columns of the first compact layer, ``sizes`` the full widths
+    ``[n_features, *hidden, n_outputs]``. A removed neuron gets a zero row, bias
+    and outgoing column: it is never read, so the full network computes exactly
+    what the compact one does.
     """
-    rows = [*kept, None]  # the output layer keeps every row
-    for k, (full, small) in enumerate(zip(module.layers, layers[::2])):
-        out_idx = torch.arange(full.out_features) if rows[k] is None else torch.as_tensor(rows[k])
-        in_idx = torch.arange(full.in_features) if k == 0 else torch.as_tensor(kept[k - 1])
-        W = torch.zeros(full.weight.shape, dtype=full.weight.dtype)
-        W[out_idx[:, None], in_idx[None, :]] = small.weight.detach()
-        b = torch.zeros(full.bias.shape, dtype=full.bias.dtype)
-        b[out_idx] = small.bias.detach()
-        full.weight.copy_(W)
-        full.bias.copy_(b)
+    rows = [*kept, np.arange(sizes[-1])]  # the output layer keeps every row
+    inputs = [columns, *kept]
+    padded = []
+    for k, linear in enumerate(linears):
+        out_idx = torch.as_tensor(np.asarray(rows[k], dtype=np.int64))
+        in_idx = torch.as_tensor(np.asarray(inputs[k], dtype=np.int64))
+        W = torch.zeros(sizes[k + 1], sizes[k], dtype=linear.weight.dtype)
+        W[out_idx[:, None], in_idx[None, :]] = linear.weight.detach().cpu()
+        b = torch.zeros(sizes[k + 1], dtype=linear.bias.dtype)
+        b[out_idx] = linear.bias.detach().cpu()
+        padded.append((W, b))
+    return padded
 
 
 def _select_inputs(layers, selected):
@@ -416,8 +425,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
 
         x_mean = x_scale = None
         if self.standardize:
-            # Standardized once here in float64; the fitted module applies the same
-            # map to raw inputs afterwards (MLP.standardize_inputs_).
+            # Standardized once here in float64; predict applies the same map to the
+            # selected raw columns afterwards (_forward).
             X_train = X if valid_idx is None else X[train]
             x_mean, x_scale = weighted_mean_std(X_train, None if sw is None else sw[train])
             X = standardized_float32(X, x_mean, x_scale)
@@ -450,7 +459,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         warm_state = None
         if (self.warm_start and hasattr(self, "net_")
                 and self._warm_compatible(n_features, hidden, n_outputs, classes)):
-            warm_state = {k: v.detach().clone() for k, v in self.net_.module_.state_dict().items()}
+            warm_state = self._full_size_state()
 
         net = DGatingNet(
             module=MLP,
@@ -484,23 +493,40 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 net.partial_fit(train_data, None)
         finally:
             monitor.close()
-        if x_mean is not None:
+        if x_mean is not None:  # the trained module takes raw inputs from here on
             net.module_.standardize_inputs_(x_mean, x_scale)
 
         if monitor.epoch_ == 0:
             # partial_fit swallows KeyboardInterrupt: nothing was trained.
             raise KeyboardInterrupt("Training was interrupted before the first epoch ended.")
         self._read_out(net, monitor, groups)
+        self._x_standardization = None
+        if x_mean is not None:  # float64, of the selected columns (see _forward)
+            sel = self.selected_features_
+            self._x_standardization = (x_mean[sel], 1.0 / x_scale[sel])
         return self
 
     def _warm_compatible(self, n_features, hidden, n_outputs, classes):
         if classes is not None and not np.array_equal(getattr(self, "classes_", None), classes):
             return False
-        module = self.net_.module_
-        shapes = [tuple(layer.weight.shape) for layer in module.layers]
-        sizes = [n_features, *hidden, n_outputs]
-        return (shapes == [(b, a) for a, b in zip(sizes[:-1], sizes[1:])]
-                and type(module.activation) is ACTIVATIONS[self.activation])
+        compact = self._compact()
+        widths = tuple(len(mask) for mask in self.neuron_support_)
+        same_activation = not widths or type(compact[1]) is ACTIVATIONS[self.activation]
+        return (self.coef_.shape[1] == n_features and widths == hidden
+                and compact[-1].out_features == n_outputs and same_activation)
+
+    def _full_size_state(self):
+        """The fitted weights at full size (``MLP`` layer state), rebuilt from the compact network.
+
+        Dropped features and removed neurons are exact zeros; this is what a warm
+        start continues from.
+        """
+        compact = self._compact()
+        sizes = [self.coef_.shape[1], *(len(mask) for mask in self.neuron_support_), compact[-1].out_features]
+        kept = [np.flatnonzero(mask) for mask in self.neuron_support_]
+        padded = _zero_padded_layers(list(compact)[::2], kept, self.selected_features_, sizes)
+        return {f"layers.{k}.{name}": tensor for k, (W, b) in enumerate(padded)
+                for name, tensor in (("weight", W), ("bias", b))}
 
     def _read_out(self, net, monitor, groups):
         module = net.module_
@@ -524,25 +550,28 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 f"The training loss grew from {losses[0]:.3g} to {losses[-1]:.3g}: the optimization "
                 f"diverged. Lower learning_rate_init (now {self.learning_rate_init:g}) or alpha "
                 f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler).")
-        # Dead neurons: zero their rows, biases and outgoing columns in place (exact;
-        # constant outputs are folded), so coef_ and support_ describe the compact network.
+        # Dead neurons leave the compact network (exact; constant outputs are folded);
+        # coef_ and intercept_ are its first layer zero-padded to full size.
         layers, kept = _compact_layers(module)
-        _write_back_(module, layers, kept)
-        net.initialize_optimizer()  # the old optimizer pointed at the gated factors
-        coef = module.first_layer.weight.detach().cpu().double().numpy()
-        self.net_ = net
+        widths = [layer.out_features for layer in module.layers[:-1]]
+        sizes = [module.layers[0].in_features, *widths, module.layers[-1].out_features]
+        first_weight, first_bias = _zero_padded_layers(layers[:1], kept, np.arange(sizes[0]), sizes)[0]
+        coef = first_weight.double().numpy()
         self.coef_ = coef
-        self.intercept_ = module.first_layer.bias.detach().cpu().double().numpy()
+        self.intercept_ = first_bias.double().numpy()
         self.group_norms_ = groups.group_norms(coef)
         keep = (self.group_norms_ > 0) | ~groups.penalized
         self.support_ = keep[groups.feature_group]
         self.selected_features_ = np.flatnonzero(self.support_)
         self.feature_importances_ = np.sqrt((coef**2).sum(axis=0))
         self.groups_ = [idx.copy() for idx in groups.indices]
-        widths = [layer.out_features for layer in module.layers[:-1]]
         self.neuron_support_ = [np.isin(np.arange(h), k) for h, k in zip(widths, kept)]
         self.n_neurons_ = np.array([len(k) for k in kept], dtype=int)
-        self._compact_module = _select_inputs(layers, self.selected_features_)
+        # One fitted network: the compact one that predict runs is the net's module;
+        # the training-time module and its optimizer state are released.
+        net.module_ = _select_inputs(layers, self.selected_features_)
+        net.optimizer_ = None
+        self.net_ = net
         history = net.history
         self.loss_curve_ = np.asarray(history[:, "train_loss"], dtype=float)
         self.n_selected_curve_ = np.asarray(monitor.n_selected_, dtype=int)
@@ -567,21 +596,12 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 "learning_rate_init) for a stable selection.", ConvergenceWarning)
 
     def _compact(self):
-        """The compact network ``predict`` runs through (standardized inputs)."""
-        compact = getattr(self, "_compact_module", None)
-        if compact is None:  # a pickle from before compaction existed
-            layers, _ = _compact_layers(self.net_.module_)
-            compact = _select_inputs(layers, self.selected_features_)
-        return compact
+        """The compact network ``predict`` runs through (selected, standardized inputs)."""
+        return self.net_.module_
 
     def _standardization(self):
         """float64 ``(mean, inv_scale)`` of the selected columns, or None (no standardization)."""
-        module = self.net_.module_
-        if not module.standardize:
-            return None
-        sel = self.selected_features_
-        return (module.x_mean.detach().cpu().double().numpy()[sel],
-                module.x_inv_scale.detach().cpu().double().numpy()[sel])
+        return self._x_standardization
 
     def _forward(self, X):
         """Network outputs for validated float X, as a float64 array.

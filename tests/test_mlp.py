@@ -106,8 +106,11 @@ def test_fitted_attributes_are_consistent_numpy(which, fitted_regressor, fitted_
     assert est.n_selected_curve_[-1] == len(est.selected_features_)
     assert np.all(np.isfinite(est.loss_curve_))
     assert est.validation_scores_ is None
-    # The first layer of the network used for prediction is coef_ itself.
-    np.testing.assert_array_equal(est.net_.module_.first_layer.weight.detach().double().numpy(), est.coef_)
+    # The first layer of the network used for prediction is coef_ itself, restricted
+    # to the surviving neurons and the selected columns.
+    kept_rows = est.neuron_support_[0] if est.neuron_support_ else slice(None)
+    np.testing.assert_array_equal(est.net_.module_[0].weight.detach().double().numpy(),
+                                  est.coef_[kept_rows][:, est.selected_features_])
 
 
 @pytest.mark.parametrize("which", ["regressor", "classifier"])
@@ -144,12 +147,17 @@ def test_l2_is_the_weight_decay_of_exactly_the_ungated_weight_matrices():
     # l2 * ||W||^2 has gradient 2 * l2 * W, which torch's coupled weight decay
     # adds to the gradient: the optimizer must carry 2 * l2 on the later weight
     # matrices and nothing on the gated factors or the biases.
-    X, y = regression_data(n=60)
-    est = DGatingMLPRegressor(hidden_layer_sizes=(8, 4), l2=0.003, max_epochs=1, random_state=0).fit(X, y)
-    module = est.net_.module_
-    decayed = {id(p) for g in est.net_.optimizer_.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    # The optimizer of a training run (the fitted estimator releases it).
+    from skdgating._training import DGatingNet, net_kwargs
+
+    est = DGatingMLPRegressor(hidden_layer_sizes=(8, 4), l2=0.003)
+    net = DGatingNet(MLP, module__n_features=5, module__hidden_layer_sizes=(8, 4), module__n_outputs=1,
+                     module__D=3, criterion=skdgating._modules.HalfSquaredError, batch_size=10,
+                     **net_kwargs(est.get_params(), 1, "cpu")).initialize()
+    module = net.module_
+    decayed = {id(p) for g in net.optimizer_.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     assert decayed == {id(module.layers[1].weight), id(module.layers[2].weight)}
-    for group in est.net_.optimizer_.param_groups:
+    for group in net.optimizer_.param_groups:
         if group["weight_decay"] > 0:
             assert group["weight_decay"] == pytest.approx(2 * 0.003)
     W = module.layers[1].weight.detach().clone().requires_grad_(True)
