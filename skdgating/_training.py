@@ -7,7 +7,7 @@ its per-batch machinery runs: :class:`DGatingNet` overrides the public
 backward, the penalty's gradient in closed form, optimizer step), and all
 bookkeeping (loss curve, schedule position, support, validation) happens once
 per epoch. The same net trains one :class:`~skdgating._modules.MLP` or K of them
-stacked (:class:`~skdgating._modules.StackedMLP`, see :mod:`skdgating._stacked`).
+stacked (:class:`~skdgating._modules.StackedMLP`, see :func:`train_stacked`).
 """
 
 import copy
@@ -203,6 +203,16 @@ class DGatingNet(NeuralNet):
 # own progress), switched off through skorch's public parameters.
 NO_DEFAULT_CALLBACKS = {"callbacks__train_loss": None, "callbacks__valid_loss": None,
                         "callbacks__print_log": None}
+
+
+def resolve_device(device):
+    """The torch device of the ``device`` parameter ("auto": CUDA when available)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if isinstance(device, str) and device.split(":")[0] == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested, but CUDA is not available; use "
+                         "device='cpu' or 'auto'.")
+    return device
 
 
 def net_kwargs(params, n_batches, device, ungated_weights=UNGATED_WEIGHTS):
@@ -452,8 +462,7 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
     sw = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     rng = check_random_state(params["random_state"])
     init_seed, shuffle_seed, _ = rng.randint(0, np.iinfo(np.int32).max, size=3)  # as the estimators
-    device = params.get("device", "cpu")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    device = resolve_device(params["device"])
 
     # Inputs: standardized once by the statistics of all rows (float64), then per
     # model to its own rows' statistics inside the network (an affine map per model).

@@ -147,6 +147,9 @@ class DGate(nn.Module):
         a critical point with zero gradient.
     """
 
+    # Set per instance in __init__; the class default keeps the general forward.
+    _one_slice_groups = False
+
     def __init__(self, groups, D=3, dim=1, alpha=1.0, gate_init="ones"):
         super().__init__()
         if not isinstance(groups, Groups):

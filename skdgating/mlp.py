@@ -25,9 +25,10 @@ neurons leave the network too. After ``fit`` the dead features and neurons are
 removed physically: :meth:`~DGatingMLPClassifier.compress` returns the small
 network as a plain ``torch.nn.Sequential``, and ``predict`` runs through it.
 
-Both estimators compose :mod:`skorch`: ``fit`` builds a ``skorch.NeuralNet``
-(``net_``) around :class:`skdgating._modules.MLP`; only scikit-learn classes are
-public.
+Both estimators compose :mod:`skorch`: ``fit`` trains a ``skorch.NeuralNet``
+(``net_``, built in :mod:`skdgating._training`) around
+:class:`skdgating._modules.MLP`, then keeps the compact network as its
+``module_``; only scikit-learn classes are public.
 """
 
 import copy
@@ -47,8 +48,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
-from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, score_classifier, score_regressor,
-                        standardized_float32, weighted_mean_std)
+from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, resolve_device, score_classifier,
+                        score_regressor, standardized_float32, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .groups import make_groups
@@ -301,15 +302,6 @@ def _check_two_classes(classes, y, w):
             "training rows; a classifier needs at least 2 classes.")
 
 
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if isinstance(device, str) and device.split(":")[0] == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested, but CUDA is not available; use "
-                         "device='cpu' or 'auto'.")
-    return device
-
-
 class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
     """Shared fit logic of the two estimators; subclasses handle the targets."""
 
@@ -406,7 +398,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         groups = make_groups(self.groups, n_features, self.group_weights,
                              getattr(self, "feature_names_in_", None))
         sw = None if sample_weight is None else check_sample_weight(sample_weight, n_samples)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed, split_seed = rng.randint(0, np.iinfo(np.int32).max, size=3)
 
