@@ -172,7 +172,8 @@ class DGatingNet(NeuralNet):
         if not training or iterator is None:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
         module, optimizer, schedule = self.module_, self.optimizer_, self.lr_schedule
-        self._set_training(True)
+        module.train()  # once per epoch (the monitor scores in eval mode between epochs)
+        self.criterion_.train()
         # skorch opened this epoch's history row before the training pass.
         step = (len(self.history) - 1) * len(iterator)
         losses, sizes = [], []
