@@ -63,7 +63,10 @@ def standardized_float32(A, mean, scale):
     out = np.empty(A.shape, dtype=np.float32)
     inv_scale = 1.0 / np.asarray(scale, dtype=np.float64)
     for rows in _chunks(len(A)):
-        out[rows] = (A[rows] - mean) * inv_scale
+        chunk = A[rows].astype(np.float64)  # a copy, updated in place
+        chunk -= mean
+        chunk *= inv_scale
+        out[rows] = chunk
     return out
 
 
