@@ -27,11 +27,13 @@ shrink a column's scale without removing its influence.
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .gating import collapse_, dgating_penalty, gate, gated_parametrizations
+from .gating import collapse_, dgating_penalty, gate, gate_product, gated_parametrizations
 
-__all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "UNGATED_WEIGHTS"]
+__all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "STACKED_UNGATED_WEIGHTS", "StackedLoss", "StackedMLP",
+           "UNGATED_WEIGHTS"]
 
 # Parameter-name pattern (fnmatch, as in skorch's optimizer__param_groups) of the
 # weight matrices after the first layer: "layers.1.weight", "layers.2.weight", ...
@@ -44,6 +46,15 @@ ACTIVATIONS = {
     "tanh": nn.Tanh,
     "logistic": nn.Sigmoid,
     "identity": nn.Identity,
+}
+
+# The same activations as plain functions, keyed by module type: the training
+# forward calls them directly (no nn.Module call per layer and batch).
+_FUNCTIONS = {
+    nn.ReLU: torch.relu,
+    nn.Tanh: torch.tanh,
+    nn.Sigmoid: torch.sigmoid,
+    nn.Identity: lambda x: x,
 }
 
 
@@ -111,9 +122,31 @@ class MLP(nn.Module):
     def forward(self, X):
         if self.standardize:
             X = (X - self.x_mean) * self.x_inv_scale
-        for layer in self.layers[:-1]:
-            X = self.activation(layer(X))
-        return self.layers[-1](X)
+        activation = _FUNCTIONS[type(self.activation)]
+        last = len(self.layers) - 1
+        for k, layer in enumerate(self.layers):
+            X = F.linear(X, self._weight(k), layer.bias)
+            if k < last:
+                X = activation(X)
+        return X
+
+    def _weight(self, k):
+        """Weight of layer ``k``; a gated one is computed once, straight from its factors.
+
+        The same tensor as ``self.layers[k].weight``, without the parametrization's
+        per-access machinery (the training step's largest fixed cost).
+        """
+        layer = self.layers[k]
+        if k not in self.gated_layers:
+            return layer.weight
+        parametrization = layer.parametrizations["weight"]
+        return parametrization[0](parametrization.original)
+
+    def add_penalty_grad_(self):
+        """Add the gradient of :meth:`penalty` to the factors' ``.grad``, in closed form."""
+        for k in self.gated_layers:
+            parametrization = self.layers[k].parametrizations["weight"]
+            parametrization[0].add_penalty_grad_(parametrization.original)
 
     @torch.no_grad()
     def standardize_inputs_(self, mean, scale):
@@ -221,3 +254,126 @@ class HalfSquaredError(nn.Module):
     def forward(self, y_pred, y):
         loss = 0.5 * (y_pred - y) ** 2
         return loss.mean() if self.reduction == "mean" else loss
+
+
+# Parameter-name pattern of the stacked networks' ungated weight matrices
+# (layers 2, 3, ... of every model): "weights.0", "weights.1", ...
+STACKED_UNGATED_WEIGHTS = "weights.*"
+
+
+class StackedMLP(nn.Module):
+    """K independent D-gated MLPs of one architecture, evaluated as batched matmuls.
+
+    Model ``k`` is the :class:`MLP` ``modules[k]`` (input columns D-gated, hidden
+    neurons not), with its own penalty strength ``alphas[k]`` and its own input
+    standardization. One forward pass takes a batch ``X`` of shape ``(B, p)``
+    and returns every model's outputs, shape ``(K, B, n_outputs)``: the
+    per-step overhead (Python, autograd, optimizer) is paid once for all K.
+
+    Parameters
+    ----------
+    modules : list of MLP
+        Gated, not collapsed, ``gate_hidden=False``; their current weights and
+        gates are copied.
+    alphas : array-like of shape (K,)
+    x_shift, x_inv_scale : array-like of shape (K, p), optional
+        Model ``k`` sees ``X * x_inv_scale[k] + x_shift[k]``; default: ``X``.
+    """
+
+    def __init__(self, modules, alphas, x_shift=None, x_inv_scale=None):
+        super().__init__()
+        if any(not m.gated or m.gated_layers != [0] for m in modules):
+            raise ValueError("StackedMLP stacks MLPs with gated inputs only (no gate_hidden).")
+        first = [m.dgate(0) for m in modules]
+        dgate = first[0][0]
+        self.D = dgate.D
+        self.one_slice_groups = dgate._one_slice_groups
+        self.register_buffer("feature_group", dgate.feature_group.clone())
+        self.register_buffer("penalized", dgate.penalized.clone())
+        self.register_buffer("group_weights", dgate.weights.clone())
+        self.activation = copy.deepcopy(modules[0].activation)
+        self.omega = nn.Parameter(torch.stack([omega.detach().clone() for _, omega in first]))
+        self.gates = nn.Parameter(torch.stack([d.gates.detach().clone() for d, _ in first]))
+        self.weights = nn.ParameterList(
+            torch.stack([m.layers[k].weight.detach().clone() for m in modules])
+            for k in range(1, len(modules[0].layers)))
+        self.biases = nn.ParameterList(
+            torch.stack([m.layers[k].bias.detach().clone() for m in modules])
+            for k in range(len(modules[0].layers)))
+        alphas = torch.as_tensor(alphas, dtype=self.omega.dtype).reshape(-1)
+        if len(alphas) != len(modules):
+            raise ValueError(f"{len(modules)} models but {len(alphas)} alphas.")
+        self.register_buffer("alphas", alphas)
+        # Closed-form penalty gradients (see DGate.add_penalty_grad_), per model.
+        per_group = (2.0 / self.D) * alphas[:, None] * self.group_weights.to(alphas.dtype)
+        self.register_buffer("gate_decay", per_group[:, :, None])
+        self.register_buffer("omega_decay", per_group[:, self.feature_group][:, None, :])
+        self.standardize = x_shift is not None
+        if self.standardize:
+            self.register_buffer("x_shift", torch.as_tensor(x_shift, dtype=self.omega.dtype)[:, None, :])
+            self.register_buffer("x_inv_scale",
+                                 torch.as_tensor(x_inv_scale, dtype=self.omega.dtype)[:, None, :])
+
+    def gate_scale(self):
+        """Per-column multiplier of every model, shape (K, p)."""
+        prod = gate_product(self.gates)
+        if self.one_slice_groups:
+            return prod
+        return torch.where(self.penalized, prod, torch.ones_like(prod))[:, self.feature_group]
+
+    def first_weight(self):
+        """The gated first-layer weights, shape (K, n_hidden_1, p)."""
+        return self.omega * self.gate_scale()[:, None, :]
+
+    def forward(self, X):
+        K = self.omega.shape[0]
+        if self.standardize:
+            X = torch.addcmul(self.x_shift, X, self.x_inv_scale)  # (K, B, p)
+        else:
+            X = X.expand(K, -1, -1)
+        activation = _FUNCTIONS[type(self.activation)]
+        weights = [self.first_weight(), *self.weights]
+        last = len(weights) - 1
+        for k, (W, b) in enumerate(zip(weights, self.biases)):
+            X = torch.baddbmm(b[:, None, :], X, W.transpose(1, 2))
+            if k < last:
+                X = activation(X)
+        return X
+
+    def add_penalty_grad_(self):
+        """Add each model's penalty gradient to the factors' ``.grad``, in closed form."""
+        self.omega.grad.addcmul_(self.omega.detach(), self.omega_decay)
+        self.gates.grad.addcmul_(self.gates.detach(), self.gate_decay)
+
+    def penalty(self):
+        r"""Each model's D-Gating penalty, shape (K,)."""
+        K, G = self.gates.shape[:2]
+        omega_sq = torch.zeros(K, G, dtype=self.omega.dtype, device=self.omega.device)
+        omega_sq = omega_sq.index_add(1, self.feature_group, (self.omega**2).sum(1))
+        factors = (self.group_weights * (omega_sq + (self.gates**2).sum(-1))).sum(-1)
+        return self.alphas / self.D * factors
+
+
+class StackedLoss(nn.Module):
+    """Per-row losses of K stacked models, shape (K, B).
+
+    Cross-entropy on labels (``y_mean=None``), or half the squared error
+    averaged over the targets, each model's targets standardized with its own
+    ``(y_mean[k], y_inv_scale[k])`` (shape (K, n_targets)).
+    """
+
+    def __init__(self, y_mean=None, y_inv_scale=None):
+        super().__init__()
+        self.classification = y_mean is None
+        if not self.classification:
+            inv = torch.as_tensor(y_inv_scale, dtype=torch.float32)
+            self.register_buffer("y_inv_scale", inv[:, None, :])
+            self.register_buffer("y_shift", (-torch.as_tensor(y_mean, dtype=torch.float32) * inv)[:, None, :])
+
+    def forward(self, y_pred, y):
+        if self.classification:
+            # (B, C, K) against (B, K): one cross-entropy call for every model.
+            return F.cross_entropy(y_pred.permute(1, 2, 0), y[:, None].expand(-1, y_pred.shape[0]),
+                                   reduction="none").T
+        target = torch.addcmul(self.y_shift, y, self.y_inv_scale)
+        return 0.5 * (y_pred - target).square().mean(-1)

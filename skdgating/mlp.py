@@ -25,260 +25,37 @@ neurons leave the network too. After ``fit`` the dead features and neurons are
 removed physically: :meth:`~DGatingMLPClassifier.compress` returns the small
 network as a plain ``torch.nn.Sequential``, and ``predict`` runs through it.
 
-Both estimators compose :mod:`skorch`: ``fit`` builds a ``skorch.NeuralNet``
-(``net_``) around :class:`skdgating._modules.MLP`; only scikit-learn classes are
-public.
+Both estimators compose :mod:`skorch`: ``fit`` trains a ``skorch.NeuralNet``
+(``net_``, built in :mod:`skdgating._training`) around
+:class:`skdgating._modules.MLP`, then keeps the compact network as its
+``module_``; only scikit-learn classes are public.
 """
 
 import copy
 import math
-import sys
 import warnings
 from numbers import Integral
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._modules import ACTIVATIONS, MLP, UNGATED_WEIGHTS, HalfSquaredError
+from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
+from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, resolve_device, score_classifier,
+                        score_regressor, standardized_float32, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .groups import make_groups
 
 __all__ = ["DGatingMLPClassifier", "DGatingMLPRegressor"]
-
-
-# --------------------------------------------------------------------------------------
-# skorch plumbing (private)
-# --------------------------------------------------------------------------------------
-class _TensorData(torch.utils.data.Dataset):
-    """Whole-tensor dataset: inputs ``X``, targets ``y`` and per-sample weights ``w``.
-
-    ``w`` is ``None`` (plain mean loss) or has mean 1 over the training rows, so
-    the batch mean of ``w * loss`` is an unbiased estimate of the weighted mean
-    loss whatever the batch.
-    """
-
-    def __init__(self, X, y=None, w=None):
-        self.X, self.y, self.w = X, y, w
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def __getitem__(self, i):
-        # Row access for completeness; training and prediction go through
-        # _TensorBatches, which slices the whole tensors instead.
-        y = None if self.y is None else (self.y[i], None if self.w is None else self.w[i])
-        return self.X[i], y
-
-
-class _TensorBatches:
-    """Minibatch iterator that slices whole tensors.
-
-    skorch's default DataLoader fetches every row separately and collates them,
-    which costs about a quarter of the training time of a small MLP; slicing
-    (or gathering a shuffled index once per batch) removes that overhead.
-    Shuffling uses its own seeded generator, never torch's global RNG.
-    """
-
-    def __init__(self, dataset, batch_size=200, shuffle=False, seed=None):
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
-
-    def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self):
-        data, n, size = self.dataset, len(self.dataset), self.batch_size
-        order = torch.randperm(n, generator=self.generator).to(data.X.device) if self.shuffle else None
-        for start in range(0, n, size):
-            rows = slice(start, start + size) if order is None else order[start:start + size]
-            X = data.X[rows]
-            if data.y is None:
-                yield X, None
-            else:
-                yield X, (data.y[rows], None if data.w is None else data.w[rows])
-
-
-class _DGatingNet(NeuralNet):
-    """NeuralNet whose loss is the (weighted) mean loss plus, in training, the penalty."""
-
-    @property
-    def _default_callbacks(self):
-        # No PrintLog (the estimator prints its own progress) and no valid_loss
-        # (validation, when asked for, is scored by _Monitor).
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-        ]
-
-    def _set_training(self, training=True):
-        # skorch calls this before every batch, and module.train() walks every
-        # submodule (the parametrization adds several): about a tenth of a small
-        # network's step. Every mode switch goes through here or through
-        # module.eval() on the whole module, so the top-level flag is reliable.
-        if self.module_.training != training or self.criterion_.training != training:
-            super()._set_training(training)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        y, w = y_true
-        loss = self.criterion_(y_pred, y)
-        if loss.ndim == 0 and w is not None:
-            raise RuntimeError("sample weights reached a criterion that averages; build the net with "
-                               "criterion__reduction='none'.")
-        if loss.ndim > 0:  # per-sample losses: the criterion reduces only without weights
-            per_sample = loss.mean(dim=1) if loss.ndim > 1 else loss  # regression: mean over outputs
-            loss = per_sample.mean() if w is None else (per_sample * w).mean()
-        if training:
-            # Added to the batch mean as is: the stochastic gradient is then
-            # unbiased for "mean loss + penalty" (no rescaling by the number of batches).
-            loss = loss + self.module_.penalty()
-        return loss
-
-
-class _CosineLR(Callback):
-    """Cosine decay of the learning rate from its initial value to 0, per batch."""
-
-    def __init__(self, lr, total_steps):
-        self.lr = lr
-        self.total_steps = total_steps
-
-    def on_train_begin(self, net, **kwargs):
-        self.step_ = 0
-
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if not training:
-            return
-        lr = 0.5 * self.lr * (1.0 + math.cos(math.pi * min(self.step_, self.total_steps) / self.total_steps))
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
-        self.step_ += 1
-
-
-class _Monitor(Callback):
-    """Per-batch divergence check; per-epoch support, validation score, early
-    stopping and progress output."""
-
-    def __init__(self, threshold, group_sizes, penalized, lr, alpha, verbose=0, max_epochs=1,
-                 valid=None, scorer=None, patience=10, tol=0.0):
-        self.threshold = threshold
-        self.group_sizes = group_sizes
-        self.penalized = penalized
-        self.lr, self.alpha = lr, alpha
-        self.verbose = verbose
-        self.max_epochs = max_epochs
-        self.valid = valid
-        self.scorer = scorer
-        self.patience = patience
-        self.tol = tol
-
-    def on_train_begin(self, net, **kwargs):
-        self.epoch_ = 0
-        self.supports_ = []
-        self.n_selected_ = []
-        self.scores_ = []
-        self.best_score_ = -np.inf
-        self.best_state_ = None
-        self.best_epoch_ = 0
-        self.stopped_early_ = False
-        self.bar_ = None
-        if self.verbose > 0:
-            from tqdm.auto import tqdm
-
-            self.bar_ = tqdm(total=self.max_epochs, desc="D-Gating MLP", unit="epoch",
-                             file=sys.stderr, leave=True)
-
-    def on_batch_end(self, net, training=False, loss=None, **kwargs):
-        # skorch has already synchronized the loss (.item()), so this check is free.
-        if training and not math.isfinite(loss.item()):
-            raise ValueError(
-                f"The training loss became {loss.item()} in epoch {self.epoch_ + 1}: the "
-                f"optimization diverged. Lower learning_rate_init (now {self.lr:g}) or alpha "
-                f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler)."
-            )
-
-    def current_support(self, module):
-        dgate, omega = module.dgate()
-        with torch.no_grad():
-            norms = dgate.group_norms(omega)
-            keep = norms > _cutoff(norms, self.threshold)
-        return keep.cpu().numpy() | ~self.penalized
-
-    def on_epoch_end(self, net, **kwargs):
-        self.epoch_ += 1
-        support = self.current_support(net.module_)
-        self.supports_.append(support)
-        n_selected = int(self.group_sizes[support].sum())
-        self.n_selected_.append(n_selected)
-        net.history.record("n_selected", n_selected)
-        loss = net.history[-1, "train_loss"]
-        score = None
-        if self.valid is not None:
-            score = self.scorer(net.module_, *self.valid)
-            self.scores_.append(score)
-            net.history.record("valid_score", score)
-            if score > self.best_score_ + self.tol:
-                self.best_epoch_ = self.epoch_
-                self.best_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-            # Track the best score itself (sklearn's rule: stop after `patience`
-            # epochs without an improvement of more than tol over the best).
-            self.best_score_ = max(self.best_score_, score)
-        if self.bar_ is not None:
-            postfix = {"loss": f"{loss:.4g}", "n_selected": n_selected}
-            if score is not None:
-                postfix["val_score"] = f"{score:.4g}"
-            self.bar_.set_postfix(postfix, refresh=False)
-            self.bar_.update(1)
-            if self.verbose > 1:
-                self.bar_.write(f"epoch {self.epoch_:4d}  loss {loss:.6g}  n_selected {n_selected}"
-                                + ("" if score is None else f"  validation score {score:.6g}"),
-                                file=sys.stderr)
-        if self.valid is not None and self.epoch_ - self.best_epoch_ >= self.patience:
-            self.stopped_early_ = True
-            # skorch's own EarlyStopping stops training the same way.
-            raise KeyboardInterrupt
-
-    def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
-        self.close()
-
-    def close(self):
-        """Release the progress bar and the data (so the fitted net pickles small)."""
-        if getattr(self, "bar_", None) is not None:
-            self.bar_.close()
-        self.bar_ = None
-        self.valid = None
-        self.best_state_ = None
-
-
-def _score_classifier(module, X, y, w):
-    with torch.no_grad():
-        module.eval()
-        pred = module(X).argmax(dim=1).cpu().numpy()
-    return accuracy_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
-
-
-def _score_regressor(module, X, y, w):
-    with torch.no_grad():
-        module.eval()
-        pred = module(X).cpu().numpy()
-    return r2_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
 
 
 # --------------------------------------------------------------------------------------
@@ -420,8 +197,10 @@ _ATTRS_DOC = """
     groups_ : list of ndarray
         Column indices of each group, as parsed from ``groups``.
     loss_curve_ : ndarray of shape (`n_iter_`,)
-        Mean over each epoch's batches of the training loss plus the D-Gating
-        penalty (the ``l2`` term acts through weight decay and is not included).
+        Per epoch: the mean over its batches of the training loss, plus the
+        D-Gating penalty at the end of the epoch (the penalty acts through its
+        closed-form gradient and the ``l2`` term through weight decay; ``l2``
+        is not included).
     n_selected_curve_ : ndarray of shape (`n_iter_`,)
         Number of selected features after each epoch.
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
@@ -441,10 +220,14 @@ _ATTRS_DOC = """
     neuron_support_ : list of ndarray of bool
         Which neurons of each hidden layer survive, one mask per hidden layer.
     net_ : skorch.NeuralNet
-        The trained network at full size, collapsed and thresholded: the
-        weights of removed features and neurons are exactly zero (so ``coef_``
-        has zero rows for removed first-layer neurons). ``predict`` runs the
-        equivalent compact network of :meth:`compress` instead.
+        The training run: its ``history`` (per epoch ``train_loss``,
+        ``train_rows``, ``n_selected``, ``valid_score``) and, as ``module_``, the
+        one fitted network: the compact ``torch.nn.Sequential`` that ``predict``
+        runs (removed features and neurons physically absent, inputs the
+        selected columns after the internal standardization; :meth:`compress`
+        returns a copy with the standardization folded in). The optimizer state
+        is released after fitting (``optimizer_`` is None); ``warm_start``
+        rebuilds the full-size weights from this network.
 
     Notes
     -----
@@ -462,19 +245,6 @@ _ATTRS_DOC = """
     ``SelectFromModel(est, importance_getter="support_", threshold=0.5)`` is
     exact by construction.
 """
-
-
-# Columns below this norm are dropped whatever the relative threshold: on
-# standardized inputs they move no pre-activation beyond float32 rounding, and
-# without a floor a network that collapsed entirely (every norm tiny) would keep
-# every feature under a purely relative rule.
-_NORM_FLOOR = 1e-7
-
-
-def _cutoff(norms, threshold):
-    """Largest group norm that is still dropped (see the ``threshold`` parameter)."""
-    top = float(norms.max()) if norms.numel() else 0.0
-    return max(threshold * top, _NORM_FLOOR)
 
 
 # Rows per forward call in predict (bounds the memory of the hidden activations).
@@ -502,22 +272,27 @@ def _compact_layers(module):
 
 
 @torch.no_grad()
-def _write_back_(module, layers, kept):
-    """Load the compacted layers into the full-size ``module``, zero-padded.
+def _zero_padded_layers(linears, kept, columns, sizes):
+    """Full-size ``(weight, bias)`` of every layer, zero-padded from the compact ``linears``.
 
-    A removed neuron gets a zero row, bias and outgoing column: it is never read,
-    so the full network computes exactly what the compact one does.
+    ``kept`` holds the surviving neurons of each hidden layer, ``columns`` the
+    input columns of the first compact layer, ``sizes`` the full widths
+    ``[n_features, *hidden, n_outputs]``. A removed neuron gets a zero row, bias
+    and outgoing column: it is never read, so the full network computes exactly
+    what the compact one does.
     """
-    rows = [*kept, None]  # the output layer keeps every row
-    for k, (full, small) in enumerate(zip(module.layers, layers[::2])):
-        out_idx = torch.arange(full.out_features) if rows[k] is None else torch.as_tensor(rows[k])
-        in_idx = torch.arange(full.in_features) if k == 0 else torch.as_tensor(kept[k - 1])
-        W = torch.zeros(full.weight.shape, dtype=full.weight.dtype)
-        W[out_idx[:, None], in_idx[None, :]] = small.weight.detach()
-        b = torch.zeros(full.bias.shape, dtype=full.bias.dtype)
-        b[out_idx] = small.bias.detach()
-        full.weight.copy_(W)
-        full.bias.copy_(b)
+    rows = [*kept, np.arange(sizes[-1])]  # the output layer keeps every row
+    inputs = [columns, *kept]
+    padded = []
+    for k, linear in enumerate(linears):
+        out_idx = torch.as_tensor(np.asarray(rows[k], dtype=np.int64))
+        in_idx = torch.as_tensor(np.asarray(inputs[k], dtype=np.int64))
+        W = torch.zeros(sizes[k + 1], sizes[k], dtype=linear.weight.dtype)
+        W[out_idx[:, None], in_idx[None, :]] = linear.weight.detach().cpu()
+        b = torch.zeros(sizes[k + 1], dtype=linear.bias.dtype)
+        b[out_idx] = linear.bias.detach().cpu()
+        padded.append((W, b))
+    return padded
 
 
 def _select_inputs(layers, selected):
@@ -534,17 +309,6 @@ def _select_inputs(layers, selected):
     return torch.nn.Sequential(*layers).eval()
 
 
-def _weighted_mean_std(A, w=None):
-    """Column means and standard deviations (1 where a column is constant), in float64."""
-    w = np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
-    mean = w @ A.astype(np.float64, copy=False)
-    centered = A - mean  # float64
-    centered *= centered
-    std = np.sqrt(w @ centered)
-    # A constant column carries no information; scale 1 keeps it finite.
-    return mean, np.where(std > 0, std, 1.0)
-
-
 def _check_two_classes(classes, y, w):
     """A classifier needs two classes with positive weight among its training rows."""
     present = np.unique(y if w is None else y[w > 0])
@@ -553,15 +317,6 @@ def _check_two_classes(classes, y, w):
         raise ValueError(
             f"Only one class ({only!r}) has samples with positive sample_weight among the "
             "training rows; a classifier needs at least 2 classes.")
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if isinstance(device, str) and device.split(":")[0] == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested, but CUDA is not available; use "
-                         "device='cpu' or 'auto'.")
-    return device
 
 
 class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
@@ -662,7 +417,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         groups = make_groups(self.groups, n_features, self.group_weights,
                              getattr(self, "feature_names_in_", None))
         sw = None if sample_weight is None else check_sample_weight(sample_weight, n_samples)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed, split_seed = rng.randint(0, np.iinfo(np.int32).max, size=3)
 
@@ -681,13 +436,11 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
 
         x_mean = x_scale = None
         if self.standardize:
-            # Standardized once here in float64; the fitted module applies the same
-            # map to raw inputs afterwards (MLP.standardize_inputs_).
+            # Standardized once here in float64; predict applies the same map to the
+            # selected raw columns afterwards (_forward).
             X_train = X if valid_idx is None else X[train]
-            x_mean, x_scale = _weighted_mean_std(X_train, None if sw is None else sw[train])
-            Z = X - x_mean  # float64 (a new array)
-            Z /= x_scale
-            X = Z.astype(np.float32)
+            x_mean, x_scale = weighted_mean_std(X_train, None if sw is None else sw[train])
+            X = standardized_float32(X, x_mean, x_scale)
         else:
             X = X.astype(np.float32)  # always a copy: the tensors below share its memory
 
@@ -704,34 +457,22 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 w_t = torch.tensor(w / w.mean(), dtype=torch.float32, device=device)
             return X_t, y_t, w_t
 
-        train_data = _TensorData(*tensors(train))
+        train_data = TensorData(*tensors(train))
         valid = tensors(valid_idx) if valid_idx is not None else None
         n_train = len(train)
         batch_size = min(int(self.batch_size), n_train)
         n_batches = math.ceil(n_train / batch_size)
 
-        monitor = _Monitor(self.threshold, groups.sizes, groups.penalized, self.learning_rate_init,
-                           self.alpha, verbose=self.verbose, max_epochs=self.max_epochs, valid=valid,
-                           scorer=scorer, patience=self.n_iter_no_change, tol=self.tol)
-        callbacks = [("monitor", monitor)]
-        if self.learning_rate == "cosine":
-            callbacks.insert(0, ("cosine_lr", _CosineLR(self.learning_rate_init, self.max_epochs * n_batches)))
-        if self.optimizer == "sgd":
-            optimizer, optimizer_kwargs = torch.optim.SGD, {"optimizer__momentum": self.momentum}
-        else:
-            optimizer, optimizer_kwargs = torch.optim.Adam, {}
-        # l2 * ||W||^2 on the ungated weight matrices, applied as its gradient
-        # 2 * l2 * W through the optimizer's coupled weight decay (added to the
-        # gradient before momentum / Adam's moments, so the same update as adding
-        # the term to the loss, without computing it every batch).
-        optimizer_kwargs["optimizer__param_groups"] = [(UNGATED_WEIGHTS, {"weight_decay": 2.0 * float(self.l2)})]
+        monitor = Monitor(self.threshold, groups.sizes, groups.penalized, self.learning_rate_init,
+                          self.alpha, verbose=self.verbose, max_epochs=self.max_epochs, valid=valid,
+                          scorer=scorer, patience=self.n_iter_no_change, tol=self.tol)
 
         warm_state = None
         if (self.warm_start and hasattr(self, "net_")
                 and self._warm_compatible(n_features, hidden, n_outputs, classes)):
-            warm_state = {k: v.detach().clone() for k, v in self.net_.module_.state_dict().items()}
+            warm_state = self._full_size_state()
 
-        net = _DGatingNet(
+        net = DGatingNet(
             module=MLP,
             module__n_features=n_features,
             module__hidden_layer_sizes=hidden,
@@ -745,21 +486,10 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             # Per-sample losses only when there are sample weights to apply.
             criterion=criterion,
             criterion__reduction="mean" if sw is None else "none",
-            optimizer=optimizer,
-            lr=float(self.learning_rate_init),
-            max_epochs=int(self.max_epochs),
             batch_size=batch_size,
-            iterator_train=_TensorBatches,
-            iterator_train__shuffle=True,
             iterator_train__seed=int(shuffle_seed),
-            iterator_valid=_TensorBatches,
-            # Prediction batches only bound memory; make them large.
-            iterator_valid__batch_size=4096,
-            train_split=None,
-            callbacks=callbacks,
-            device=device,
-            verbose=0,
-            **optimizer_kwargs,
+            callbacks=[("monitor", monitor)],
+            **net_kwargs(self.get_params(), n_batches, device),
         )
         cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         try:
@@ -776,37 +506,54 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 net.partial_fit(train_data, None)
         finally:
             monitor.close()
-        if x_mean is not None:
+        if x_mean is not None:  # the trained module takes raw inputs from here on
             net.module_.standardize_inputs_(x_mean, x_scale)
 
         if monitor.epoch_ == 0:
             # partial_fit swallows KeyboardInterrupt: nothing was trained.
             raise KeyboardInterrupt("Training was interrupted before the first epoch ended.")
         self._read_out(net, monitor, groups)
+        self._x_standardization = None
+        if x_mean is not None:  # float64, of the selected columns (see _forward)
+            sel = self.selected_features_
+            self._x_standardization = (x_mean[sel], 1.0 / x_scale[sel])
         return self
 
     def _warm_compatible(self, n_features, hidden, n_outputs, classes):
         if classes is not None and not np.array_equal(getattr(self, "classes_", None), classes):
             return False
-        module = self.net_.module_
-        shapes = [tuple(layer.weight.shape) for layer in module.layers]
-        sizes = [n_features, *hidden, n_outputs]
-        return (shapes == [(b, a) for a, b in zip(sizes[:-1], sizes[1:])]
-                and type(module.activation) is ACTIVATIONS[self.activation])
+        compact = self._compact()
+        widths = tuple(len(mask) for mask in self.neuron_support_)
+        same_activation = not widths or type(compact[1]) is ACTIVATIONS[self.activation]
+        return (self.coef_.shape[1] == n_features and widths == hidden
+                and compact[-1].out_features == n_outputs and same_activation)
+
+    def _full_size_state(self):
+        """The fitted weights at full size (``MLP`` layer state), rebuilt from the compact network.
+
+        Dropped features and removed neurons are exact zeros; this is what a warm
+        start continues from.
+        """
+        compact = self._compact()
+        sizes = [self.coef_.shape[1], *(len(mask) for mask in self.neuron_support_), compact[-1].out_features]
+        kept = [np.flatnonzero(mask) for mask in self.neuron_support_]
+        padded = _zero_padded_layers(list(compact)[::2], kept, self.selected_features_, sizes)
+        return {f"layers.{k}.{name}": tensor for k, (W, b) in enumerate(padded)
+                for name, tensor in (("weight", W), ("bias", b))}
 
     def _read_out(self, net, monitor, groups):
         module = net.module_
         dgate, omega = module.dgate()
         with torch.no_grad():
             norms = dgate.group_norms(omega)
-            cutoff = _cutoff(norms, self.threshold)
+            first_cutoff = cutoff(norms, self.threshold)
             # The neurons of each gated hidden layer: the same relative rule, per layer.
-            hidden_cutoffs = [_cutoff(d.group_norms(o), self.threshold)
+            hidden_cutoffs = [cutoff(d.group_norms(o), self.threshold)
                               for d, o in (module.dgate(k) for k in module.gated_layers[1:])]
         # Dropped groups become exact zeros in the network itself, so predictions,
         # coef_ and support_ agree; the collapsed module is a plain (picklable) MLP.
-        module.collapse_(cutoff, hidden_cutoffs)
-        # The loss is checked every batch, but it can explode while staying finite
+        module.collapse_(first_cutoff, hidden_cutoffs)
+        # The loss is checked every epoch, but it can explode while staying finite
         # (2 * learning_rate * alpha / D > 1 makes the decay of the factors overshoot),
         # and the last updates can leave weights too large to collapse.
         losses = np.asarray(net.history[:, "train_loss"], dtype=float)
@@ -816,25 +563,28 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 f"The training loss grew from {losses[0]:.3g} to {losses[-1]:.3g}: the optimization "
                 f"diverged. Lower learning_rate_init (now {self.learning_rate_init:g}) or alpha "
                 f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler).")
-        # Dead neurons: zero their rows, biases and outgoing columns in place (exact;
-        # constant outputs are folded), so coef_ and support_ describe the compact network.
+        # Dead neurons leave the compact network (exact; constant outputs are folded);
+        # coef_ and intercept_ are its first layer zero-padded to full size.
         layers, kept = _compact_layers(module)
-        _write_back_(module, layers, kept)
-        net.initialize_optimizer()  # the old optimizer pointed at the gated factors
-        coef = module.first_layer.weight.detach().cpu().double().numpy()
-        self.net_ = net
+        widths = [layer.out_features for layer in module.layers[:-1]]
+        sizes = [module.layers[0].in_features, *widths, module.layers[-1].out_features]
+        first_weight, first_bias = _zero_padded_layers(layers[:1], kept, np.arange(sizes[0]), sizes)[0]
+        coef = first_weight.double().numpy()
         self.coef_ = coef
-        self.intercept_ = module.first_layer.bias.detach().cpu().double().numpy()
+        self.intercept_ = first_bias.double().numpy()
         self.group_norms_ = groups.group_norms(coef)
         keep = (self.group_norms_ > 0) | ~groups.penalized
         self.support_ = keep[groups.feature_group]
         self.selected_features_ = np.flatnonzero(self.support_)
         self.feature_importances_ = np.sqrt((coef**2).sum(axis=0))
         self.groups_ = [idx.copy() for idx in groups.indices]
-        widths = [layer.out_features for layer in module.layers[:-1]]
         self.neuron_support_ = [np.isin(np.arange(h), k) for h, k in zip(widths, kept)]
         self.n_neurons_ = np.array([len(k) for k in kept], dtype=int)
-        self._compact_module = _select_inputs(layers, self.selected_features_)
+        # One fitted network: the compact one that predict runs is the net's module;
+        # the training-time module and its optimizer state are released.
+        net.module_ = _select_inputs(layers, self.selected_features_)
+        net.optimizer_ = None
+        self.net_ = net
         history = net.history
         self.loss_curve_ = np.asarray(history[:, "train_loss"], dtype=float)
         self.n_selected_curve_ = np.asarray(monitor.n_selected_, dtype=int)
@@ -859,17 +609,12 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 "learning_rate_init) for a stable selection.", ConvergenceWarning)
 
     def _compact(self):
-        """The compact network ``predict`` runs through (standardized inputs)."""
-        return self._compact_module
+        """The compact network ``predict`` runs through (selected, standardized inputs)."""
+        return self.net_.module_
 
     def _standardization(self):
         """float64 ``(mean, inv_scale)`` of the selected columns, or None (no standardization)."""
-        module = self.net_.module_
-        if not module.standardize:
-            return None
-        sel = self.selected_features_
-        return (module.x_mean.detach().cpu().double().numpy()[sel],
-                module.x_inv_scale.detach().cpu().double().numpy()[sel])
+        return self._x_standardization
 
     def _forward(self, X):
         """Network outputs for validated float X, as a float64 array.
@@ -1008,7 +753,7 @@ class DGatingMLPClassifier(ClassifierMixin, _DGatingMLPBase):
         classes = encoder.classes_
         y_enc = encoder.transform(y).astype(np.int64)
         self._fit(X, y_enc, sample_weight, len(classes), torch.nn.CrossEntropyLoss,
-                  _score_classifier, classes=classes)
+                  score_classifier, classes=classes)
         self.classes_ = classes
         return self
 
@@ -1089,10 +834,10 @@ class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
                              multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         y_2d = y.reshape(len(y), -1)
-        mean, scale = _weighted_mean_std(
+        mean, scale = weighted_mean_std(
             y_2d, None if sample_weight is None else check_sample_weight(sample_weight, len(y)))
         self._fit(X, ((y_2d - mean) / scale).astype(np.float32), sample_weight,
-                  y_2d.shape[1], HalfSquaredError, _score_regressor)
+                  y_2d.shape[1], HalfSquaredError, score_regressor)
         self._y_mean, self._y_scale, self._y_ndim = mean, scale, y.ndim
         return self
 

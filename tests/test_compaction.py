@@ -269,11 +269,12 @@ def test_neurons_are_removed_and_the_attributes_agree(which, fitted_regressor, f
     assert est.n_neurons_.dtype.kind == "i" and np.all(est.n_neurons_ < [32, 16])
     assert np.all(est.n_neurons_ >= 1)
     assert net[0].in_features == len(est.selected_features_)
-    # The full-size network: removed neurons have zero rows, biases and columns.
-    layers = est.net_.module_.layers
+    # The full-size weights (what a warm start continues from, rebuilt from the
+    # compact network): removed neurons have zero rows, biases and columns.
+    state = est._full_size_state()
     for k, mask in enumerate(est.neuron_support_):
-        W_in, b_in = layers[k].weight.detach().numpy(), layers[k].bias.detach().numpy()
-        W_out = layers[k + 1].weight.detach().numpy()
+        W_in, b_in = state[f"layers.{k}.weight"].numpy(), state[f"layers.{k}.bias"].numpy()
+        W_out = state[f"layers.{k + 1}.weight"].numpy()
         assert np.all(W_in[~mask] == 0) and np.all(b_in[~mask] == 0) and np.all(W_out[:, ~mask] == 0)
         assert np.all(np.abs(W_out[:, mask]).sum(axis=0) > 0)
     np.testing.assert_array_equal(est.coef_[~est.neuron_support_[0]], 0.0)
@@ -292,9 +293,14 @@ def test_compressed_regressor_predicts_like_the_estimator_and_the_full_network(f
     est, X, y = fitted_regressor
     with torch.no_grad():
         compact_pred = est.compress()(_sel(est, X)).double().numpy()[:, 0]
-        # The full-size network (standardization inside), unscaled by hand.
-        module = est.net_.module_.eval()
-        full = module(torch.tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
+        # The full-size network rebuilt for warm starts (standardization inside), unscaled by hand.
+        module = MLP(X.shape[1], est.hidden_layer_sizes, 1)
+        module.load_state_dict(est._full_size_state())
+        mean, inv_scale = est._standardization()
+        full_mean, full_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        full_mean[est.selected_features_], full_scale[est.selected_features_] = mean, 1.0 / inv_scale
+        module.standardize_inputs_(full_mean, full_scale)
+        full = module.eval()(torch.tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
     full = full * est._y_scale[0] + est._y_mean[0]
     scale = y.std()
     np.testing.assert_allclose(compact_pred / scale, est.predict(X) / scale, rtol=0, atol=1e-5)
@@ -346,6 +352,8 @@ def test_compress_after_pickling_and_copies_are_independent(fitted_classifier):
         torch.testing.assert_close(a(_sel(est, X)), b(_sel(est, X)))
         a[0].weight.mul_(0.0)  # editing one copy changes neither the other nor predict
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    # One fitted network: predict runs net_.module_, which the pickle carries once.
+    assert loaded._compact() is loaded.net_.module_ and loaded.net_.optimizer_ is None
 
 
 def test_compressed_network_exports(fitted_regressor, tmp_path):

@@ -8,6 +8,7 @@ p <= 11, one hidden layer of at most 32 units) to keep the file well under a few
 minutes on one thread.
 """
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -105,8 +106,11 @@ def test_fitted_attributes_are_consistent_numpy(which, fitted_regressor, fitted_
     assert est.n_selected_curve_[-1] == len(est.selected_features_)
     assert np.all(np.isfinite(est.loss_curve_))
     assert est.validation_scores_ is None
-    # The first layer of the network used for prediction is coef_ itself.
-    np.testing.assert_array_equal(est.net_.module_.first_layer.weight.detach().double().numpy(), est.coef_)
+    # The first layer of the network used for prediction is coef_ itself, restricted
+    # to the surviving neurons and the selected columns.
+    kept_rows = est.neuron_support_[0] if est.neuron_support_ else slice(None)
+    np.testing.assert_array_equal(est.net_.module_[0].weight.detach().double().numpy(),
+                                  est.coef_[kept_rows][:, est.selected_features_])
 
 
 @pytest.mark.parametrize("which", ["regressor", "classifier"])
@@ -143,12 +147,17 @@ def test_l2_is_the_weight_decay_of_exactly_the_ungated_weight_matrices():
     # l2 * ||W||^2 has gradient 2 * l2 * W, which torch's coupled weight decay
     # adds to the gradient: the optimizer must carry 2 * l2 on the later weight
     # matrices and nothing on the gated factors or the biases.
-    X, y = regression_data(n=60)
-    est = DGatingMLPRegressor(hidden_layer_sizes=(8, 4), l2=0.003, max_epochs=1, random_state=0).fit(X, y)
-    module = est.net_.module_
-    decayed = {id(p) for g in est.net_.optimizer_.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    # The optimizer of a training run (the fitted estimator releases it).
+    from skdgating._training import DGatingNet, net_kwargs
+
+    est = DGatingMLPRegressor(hidden_layer_sizes=(8, 4), l2=0.003)
+    net = DGatingNet(MLP, module__n_features=5, module__hidden_layer_sizes=(8, 4), module__n_outputs=1,
+                     module__D=3, criterion=skdgating._modules.HalfSquaredError, batch_size=10,
+                     **net_kwargs(est.get_params(), 1, "cpu")).initialize()
+    module = net.module_
+    decayed = {id(p) for g in net.optimizer_.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     assert decayed == {id(module.layers[1].weight), id(module.layers[2].weight)}
-    for group in est.net_.optimizer_.param_groups:
+    for group in net.optimizer_.param_groups:
         if group["weight_decay"] > 0:
             assert group["weight_decay"] == pytest.approx(2 * 0.003)
     # One step of the fitted estimator's optimizer from zero loss gradients moves
@@ -165,9 +174,9 @@ def test_l2_is_the_weight_decay_of_exactly_the_ungated_weight_matrices():
         torch.testing.assert_close(p.detach(), old * shrink)
 
 
-def test_training_loss_is_weighted_mean_plus_penalty_without_rescaling():
-    # get_loss is the (sample-weighted) mean of the half squared errors, plus
-    # the gating penalty while training, not divided by the number of batches.
+def test_get_loss_is_the_weighted_mean_loss():
+    # get_loss is the (sample-weighted) mean of the half squared errors; the
+    # penalty never enters it (its gradient is added in closed form, see below).
     X, y = regression_data(n=60)
     rng = np.random.RandomState(0)
     y_pred = torch.tensor(rng.randn(7, 1), dtype=torch.float32)
@@ -178,18 +187,61 @@ def test_training_loss_is_weighted_mean_plus_penalty_without_rescaling():
     unweighted = DGatingMLPRegressor(**FAST).fit(X, y)
     for est, weights, expected in [(weighted, w, float((w * per_sample).mean())),
                                    (unweighted, None, float(per_sample.mean()))]:
-        net = est.net_
         with torch.no_grad():
-            assert net.get_loss(y_pred, (y_true, weights), training=False).item() == pytest.approx(expected, rel=1e-6)
-            # After fit the first layer is collapsed (no gates left): penalty 0.
-            assert net.get_loss(y_pred, (y_true, weights), training=True).item() == pytest.approx(expected, rel=1e-6)
-    # While gated, training adds exactly MLP.penalty().
-    module = MLP(10, (8,), 1, D=3, alpha=0.05, groups=make_groups(None, 10))
-    unweighted.net_.module_ = module
-    with torch.no_grad():
-        total = unweighted.net_.get_loss(y_pred, (y_true, None), training=True).item()
-        assert module.penalty().item() > 0
-        assert total == pytest.approx(float(per_sample.mean()) + module.penalty().item(), rel=1e-6)
+            for training in (False, True):
+                loss = est.net_.get_loss(y_pred, (y_true, weights), training=training).item()
+                assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def _hand_written_step(module, X, y, w, groups, alpha, D, lr, optimizer):
+    """One step on weighted mean half squared error + the D-Gating penalty, written out."""
+    layers = module.layers
+    parametrization = layers[0].parametrizations["weight"]
+    omega, gates = parametrization.original, parametrization[0].gates
+    c = torch.as_tensor(groups.weights, dtype=torch.float32)
+    fg = torch.as_tensor(groups.feature_group)
+    scale = torch.where(torch.as_tensor(groups.penalized), gates.prod(1), torch.ones(len(c)))
+    h = torch.relu(X @ (omega * scale[fg]).T + layers[0].bias)
+    out = h @ layers[1].weight.T + layers[1].bias
+    data = ((0.5 * (out - y) ** 2).mean(dim=1) * w).mean()
+    omega_sq = torch.zeros(len(c)).index_add(0, fg, (omega**2).sum(0))
+    penalty = alpha / D * (c * (omega_sq + (gates**2).sum(1))).sum()
+    (data + penalty).backward()
+    optimizer.step()
+    return data.item()
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
+def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
+    # Oracle: the same step by autograd through the loss and penalty written out
+    # by hand. The lean epoch adds the penalty's gradient in closed form instead;
+    # the parameters after one full-batch step must agree, for SGD and for Adam
+    # (whose preconditioning sees the summed gradient either way).
+    from skdgating._training import DGatingNet, NO_DEFAULT_CALLBACKS, TensorBatches, TensorData
+
+    rng = np.random.RandomState(0)
+    X = torch.tensor(rng.randn(40, 6), dtype=torch.float32)
+    y = torch.tensor(rng.randn(40, 1), dtype=torch.float32)
+    w = torch.tensor(rng.rand(40) * 2, dtype=torch.float32)
+    groups = make_groups([2, 3, 1], 6, "sqrt_size")
+    D, alpha, lr = 3, 0.2, 0.1
+    torch.manual_seed(0)
+    net = DGatingNet(MLP, module__n_features=6, module__hidden_layer_sizes=(5,), module__n_outputs=1,
+                     module__D=D, module__alpha=alpha, module__groups=groups,
+                     criterion=skdgating._modules.HalfSquaredError, criterion__reduction="none",
+                     optimizer=optimizer, lr=lr, max_epochs=1, batch_size=40,
+                     iterator_train=TensorBatches, train_split=None, **NO_DEFAULT_CALLBACKS).initialize()
+    with torch.no_grad():  # gates away from 1, so every factor matters
+        net.module_.dgate()[0].gates.uniform_(0.5, 1.5)
+    reference = copy.deepcopy(net.module_)
+    net.partial_fit(TensorData(X, y, w))
+    data = _hand_written_step(reference, X, y, w, groups, alpha, D, lr,
+                                 optimizer(reference.parameters(), lr=lr))
+    for (name, p), q in zip(net.module_.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+    # The epoch's loss: the batch's data loss plus the penalty after the step
+    # (MLP.penalty is checked against the formula in test_penalty_matches_the_formula).
+    assert net.history[-1, "train_loss"] == pytest.approx(data + reference.penalty().item(), rel=1e-5)
 
 
 def test_grouped_one_hot_columns_enter_and_leave_together():
@@ -283,11 +335,11 @@ def test_sample_weight_ones_equals_none_and_zero_weight_rows_are_ignored():
 def test_no_hidden_validation_split_unless_early_stopping():
     X, y = classification_data(n=100)
     est = DGatingMLPClassifier(**FAST).fit(X, y)
-    # skorch records every batch's size: an epoch covers all 100 rows.
-    assert sum(est.net_.history[-1, "batches", :, "train_batch_size"]) == 100
+    # The net records the rows trained per epoch: an epoch covers all 100 rows.
+    assert est.net_.history[-1, "train_rows"] == 100
     early = DGatingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=200, early_stopping=True,
                                  validation_fraction=0.2, n_iter_no_change=3, random_state=0).fit(X, y)
-    assert sum(early.net_.history[-1, "batches", :, "train_batch_size"]) == 80
+    assert early.net_.history[-1, "train_rows"] == 80
     assert early.n_iter_ < 200  # stopped early
     assert len(early.validation_scores_) == early.n_iter_
     assert early.best_validation_score_ == early.validation_scores_.max()

@@ -1,0 +1,547 @@
+"""Training plumbing of the D-gated MLPs (private): skorch net, lean training step, batches, monitor.
+
+skorch stays the backend (initialization, optimizer and its parameter groups,
+devices, the epoch loop and its callbacks, history, pickling), but nothing of
+its per-batch machinery runs: :class:`DGatingNet` overrides the public
+``run_single_epoch`` hook with a lean loop (slice a batch, forward, data loss,
+backward, the penalty's gradient in closed form, optimizer step), and all
+bookkeeping (loss curve, schedule position, support, validation) happens once
+per epoch. The same net trains one :class:`~skdgating._modules.MLP` or K of them
+stacked (:class:`~skdgating._modules.StackedMLP`, see :func:`train_stacked`).
+"""
+
+import copy
+import math
+import sys
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import check_random_state
+
+from ._modules import MLP, STACKED_UNGATED_WEIGHTS, UNGATED_WEIGHTS, StackedLoss, StackedMLP
+
+# Columns below this norm are dropped whatever the relative threshold: on
+# standardized inputs they move no pre-activation beyond float32 rounding, and
+# without a floor a network that collapsed entirely (every norm tiny) would keep
+# every feature under a purely relative rule.
+NORM_FLOOR = 1e-7
+
+
+def cutoff(norms, threshold):
+    """Largest group norm that is still dropped (see the estimators' ``threshold``)."""
+    top = float(norms.max()) if norms.numel() else 0.0
+    return max(threshold * top, NORM_FLOOR)
+
+
+# --------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------
+# Rows per chunk of the column statistics: the float64 temporaries stay in cache
+# instead of allocating (and page-faulting) full-size copies of X.
+_CHUNK_ROWS = 2048
+
+
+def _chunks(n):
+    return (slice(start, start + _CHUNK_ROWS) for start in range(0, n, _CHUNK_ROWS))
+
+
+def weighted_mean_std(A, w=None):
+    """Column means and standard deviations (1 where a column is constant), in float64."""
+    w = np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
+    mean = sum(w[rows] @ A[rows].astype(np.float64) for rows in _chunks(len(A)))
+    var = sum(w[rows] @ np.square(A[rows] - mean) for rows in _chunks(len(A)))
+    std = np.sqrt(var)
+    # A constant column carries no information; scale 1 keeps it finite.
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def standardized_float32(A, mean, scale):
+    """``(A - mean) / scale`` computed in float64, returned as a new float32 array."""
+    out = np.empty(A.shape, dtype=np.float32)
+    inv_scale = 1.0 / np.asarray(scale, dtype=np.float64)
+    for rows in _chunks(len(A)):
+        chunk = A[rows].astype(np.float64)  # a copy, updated in place
+        chunk -= mean
+        chunk *= inv_scale
+        out[rows] = chunk
+    return out
+
+
+class TensorData(torch.utils.data.Dataset):
+    """Whole-tensor dataset: inputs ``X``, targets ``y`` and per-sample weights ``w``.
+
+    ``w`` is ``None`` (plain mean loss) or has mean 1 over the training rows, so
+    the batch mean of ``w * loss`` is an unbiased estimate of the weighted mean
+    loss whatever the batch. For stacked training ``w`` has one column per model.
+    """
+
+    def __init__(self, X, y=None, w=None):
+        self.X, self.y, self.w = X, y, w
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, i):
+        # Row access for completeness; training and prediction go through
+        # TensorBatches, which slices the whole tensors instead.
+        y = None if self.y is None else (self.y[i], None if self.w is None else self.w[i])
+        return self.X[i], y
+
+
+class TensorBatches:
+    """Minibatch iterator that slices whole tensors.
+
+    skorch's default DataLoader fetches every row separately and collates them,
+    which costs about a quarter of the training time of a small MLP; slicing
+    (or gathering a shuffled index once per batch) removes that overhead.
+    Shuffling uses its own seeded generator, never torch's global RNG.
+    """
+
+    def __init__(self, dataset, batch_size=200, shuffle=False, seed=None):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        data, n, size = self.dataset, len(self.dataset), self.batch_size
+        order = torch.randperm(n, generator=self.generator).to(data.X.device) if self.shuffle else None
+        for start in range(0, n, size):
+            rows = slice(start, start + size) if order is None else order[start:start + size]
+            X = data.X[rows]
+            if data.y is None:
+                yield X, None
+            else:
+                yield X, (data.y[rows], None if data.w is None else data.w[rows])
+
+
+# --------------------------------------------------------------------------------------
+# The net
+# --------------------------------------------------------------------------------------
+class CosineSchedule:
+    """Learning rate ``lr/2 (1 + cos(pi t / T))`` at step ``t`` (0 after ``T`` steps)."""
+
+    def __init__(self, lr, total_steps):
+        self.lr = float(lr)
+        self.total_steps = int(total_steps)
+
+    def __call__(self, step):
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * min(step, self.total_steps) / self.total_steps))
+
+
+class DGatingNet(NeuralNet):
+    """NeuralNet with a lean training epoch; its loss is the (weighted) mean data loss.
+
+    The D-Gating penalty never enters the autograd graph: after ``backward`` the
+    module adds its gradient in closed form (``module.add_penalty_grad_()``), so
+    the step is that of "mean loss + penalty" for any optimizer. Per epoch the
+    history gets ``train_loss`` (the batch-size weighted mean of the batch data
+    losses plus the penalty at the end of the epoch; one value per model for a
+    stacked module), ``train_rows`` and ``train_batch_count``.
+
+    Parameters
+    ----------
+    lr_schedule : callable or None, default=None
+        Learning rate as a function of the global step (from 0), set before
+        every step; ``None`` keeps ``lr``.
+    *args, **kwargs
+        Those of :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, *args, lr_schedule=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lr_schedule = lr_schedule
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, w = y_true
+        loss = self.criterion_(y_pred, y)
+        if loss.ndim == 0 and w is not None:
+            raise RuntimeError("sample weights reached a criterion that averages; build the net with "
+                               "criterion__reduction='none'.")
+        if loss.ndim > 0:  # per-sample losses: the criterion reduces only without weights
+            per_sample = loss.mean(dim=1) if loss.ndim > 1 else loss  # regression: mean over outputs
+            loss = per_sample.mean() if w is None else (per_sample * w).mean()
+        return loss
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if not training or iterator is None:
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        module, optimizer, schedule = self.module_, self.optimizer_, self.lr_schedule
+        module.train()  # once per epoch (the monitor scores in eval mode between epochs)
+        self.criterion_.train()
+        # skorch opened this epoch's history row before the training pass.
+        step = (len(self.history) - 1) * len(iterator)
+        losses, sizes = [], []
+        for X, y in iterator:
+            if schedule is not None:
+                lr = schedule(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+            step += 1
+            optimizer.zero_grad()
+            loss = self.get_loss(module(X), y, X=X, training=True)
+            (loss if loss.ndim == 0 else loss.sum()).backward()
+            module.add_penalty_grad_()
+            optimizer.step()
+            losses.append(loss.detach())  # no .item(): no synchronization per batch
+            sizes.append(len(X))
+        with torch.no_grad():
+            weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device) / sum(sizes)
+            epoch_loss = torch.tensordot(weights, torch.stack(losses), dims=1) + module.penalty()
+        epoch_loss = epoch_loss.cpu().double().numpy()
+        self.history.record(prefix + "_loss", float(epoch_loss) if epoch_loss.ndim == 0 else epoch_loss)
+        self.history.record(prefix + "_rows", sum(sizes))
+        self.history.record(prefix + "_batch_count", len(sizes))
+
+
+# skorch's default callbacks that the lean epoch replaces (its loss is recorded by
+# the epoch itself, there is no skorch validation pass, the estimator prints its
+# own progress), switched off through skorch's public parameters.
+NO_DEFAULT_CALLBACKS = {"callbacks__train_loss": None, "callbacks__valid_loss": None,
+                        "callbacks__print_log": None}
+
+
+def resolve_device(device):
+    """The torch device of the ``device`` parameter ("auto": CUDA when available)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if isinstance(device, str) and device.split(":")[0] == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested, but CUDA is not available; use "
+                         "device='cpu' or 'auto'.")
+    return device
+
+
+def net_kwargs(params, n_batches, device, ungated_weights=UNGATED_WEIGHTS):
+    """Keyword arguments of :class:`DGatingNet` shared by every MLP fit.
+
+    ``params`` are the estimator's parameters (learning rate, schedule,
+    optimizer, momentum, ``l2``, ``max_epochs``); ``ungated_weights`` is the
+    name pattern of the weight matrices that ``l2`` decays.
+    """
+    if params["optimizer"] == "sgd":
+        optimizer, kwargs = torch.optim.SGD, {"optimizer__momentum": params["momentum"]}
+    else:
+        optimizer, kwargs = torch.optim.Adam, {}
+    # l2 * ||W||^2 on the ungated weight matrices, applied as its gradient
+    # 2 * l2 * W through the optimizer's coupled weight decay (added to the
+    # gradient before momentum / Adam's moments, so the same update as adding
+    # the term to the loss, without computing it every batch).
+    kwargs["optimizer__param_groups"] = [(ungated_weights, {"weight_decay": 2.0 * float(params["l2"])})]
+    lr = float(params["learning_rate_init"])
+    schedule = None
+    if params["learning_rate"] == "cosine":
+        schedule = CosineSchedule(lr, int(params["max_epochs"]) * n_batches)
+    return dict(optimizer=optimizer, lr=lr, lr_schedule=schedule, max_epochs=int(params["max_epochs"]),
+                iterator_train=TensorBatches, iterator_train__shuffle=True, iterator_valid=TensorBatches,
+                # Prediction batches only bound memory; make them large.
+                iterator_valid__batch_size=4096, train_split=None, device=device, verbose=0,
+                **NO_DEFAULT_CALLBACKS, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Per-epoch monitoring and scores
+# --------------------------------------------------------------------------------------
+class Monitor(Callback):
+    """Per-epoch divergence check, support, validation score, early stopping and progress output."""
+
+    def __init__(self, threshold, group_sizes, penalized, lr, alpha, verbose=0, max_epochs=1,
+                 valid=None, scorer=None, patience=10, tol=0.0):
+        self.threshold = threshold
+        self.group_sizes = group_sizes
+        self.penalized = penalized
+        self.lr, self.alpha = lr, alpha
+        self.verbose = verbose
+        self.max_epochs = max_epochs
+        self.valid = valid
+        self.scorer = scorer
+        self.patience = patience
+        self.tol = tol
+
+    def on_train_begin(self, net, **kwargs):
+        self.epoch_ = 0
+        self.supports_ = []
+        self.n_selected_ = []
+        self.scores_ = []
+        self.best_score_ = -np.inf
+        self.best_state_ = None
+        self.best_epoch_ = 0
+        self.stopped_early_ = False
+        self.bar_ = None
+        if self.verbose > 0:
+            from tqdm.auto import tqdm
+
+            self.bar_ = tqdm(total=self.max_epochs, desc="D-Gating MLP", unit="epoch",
+                             file=sys.stderr, leave=True)
+
+    def current_support(self, module):
+        dgate, omega = module.dgate()
+        with torch.no_grad():
+            norms = dgate.group_norms(omega)
+            keep = norms > cutoff(norms, self.threshold)
+        return keep.cpu().numpy() | ~self.penalized
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epoch_ += 1
+        loss = net.history[-1, "train_loss"]
+        # Checked once per epoch: a diverged loss stays non-finite once it is.
+        if not math.isfinite(loss):
+            raise ValueError(
+                f"The training loss became {loss} in epoch {self.epoch_}: the "
+                f"optimization diverged. Lower learning_rate_init (now {self.lr:g}) or alpha "
+                f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler)."
+            )
+        support = self.current_support(net.module_)
+        self.supports_.append(support)
+        n_selected = int(self.group_sizes[support].sum())
+        self.n_selected_.append(n_selected)
+        net.history.record("n_selected", n_selected)
+        score = None
+        if self.valid is not None:
+            score = self.scorer(net.module_, *self.valid)
+            self.scores_.append(score)
+            net.history.record("valid_score", score)
+            if score > self.best_score_ + self.tol:
+                self.best_epoch_ = self.epoch_
+                self.best_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+            # Track the best score itself (sklearn's rule: stop after `patience`
+            # epochs without an improvement of more than tol over the best).
+            self.best_score_ = max(self.best_score_, score)
+        if self.bar_ is not None:
+            postfix = {"loss": f"{loss:.4g}", "n_selected": n_selected}
+            if score is not None:
+                postfix["val_score"] = f"{score:.4g}"
+            self.bar_.set_postfix(postfix, refresh=False)
+            self.bar_.update(1)
+            if self.verbose > 1:
+                self.bar_.write(f"epoch {self.epoch_:4d}  loss {loss:.6g}  n_selected {n_selected}"
+                                + ("" if score is None else f"  validation score {score:.6g}"),
+                                file=sys.stderr)
+        if self.valid is not None and self.epoch_ - self.best_epoch_ >= self.patience:
+            self.stopped_early_ = True
+            # skorch's own EarlyStopping stops training the same way.
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        self.close()
+
+    def close(self):
+        """Release the progress bar and the data (so the fitted net pickles small)."""
+        if getattr(self, "bar_", None) is not None:
+            self.bar_.close()
+        self.bar_ = None
+        self.valid = None
+        self.best_state_ = None
+
+
+def score_classifier(module, X, y, w):
+    with torch.no_grad():
+        module.eval()
+        pred = module(X).argmax(dim=1).cpu().numpy()
+    return accuracy_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
+
+
+def score_regressor(module, X, y, w):
+    with torch.no_grad():
+        module.eval()
+        pred = module(X).cpu().numpy()
+    return r2_score(y.cpu().numpy(), pred, sample_weight=None if w is None else w.cpu().numpy())
+
+
+# --------------------------------------------------------------------------------------
+# Stacked training: K models (the folds of a CV, the alphas of a grid) in one net
+# --------------------------------------------------------------------------------------
+class StackedNet(DGatingNet):
+    """DGatingNet over a :class:`~skdgating._modules.StackedMLP`: the loss is one value per model.
+
+    The batch weights have one column per model (its 0/1 training mask times
+    the sample weights, normalized to mean 1 over all rows), so the batch mean
+    of weight * loss estimates each model's own weighted mean loss whatever
+    rows the batch holds; the models share batches but not parameters, so the
+    gradient of the summed loss is each model's own gradient.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, w = y_true
+        return (self.criterion_(y_pred, y) * w.T).mean(dim=1)
+
+
+class StackedFit:
+    """One model of :func:`train_stacked`: its collapsed weights, support and a predictor.
+
+    Attributes
+    ----------
+    alpha : float
+    coef : ndarray of shape (n_hidden_1, n_features)
+        Effective first-layer weights on standardized inputs, dropped groups
+        exactly zero (as the estimators' ``coef_``).
+    group_norms : ndarray of shape (n_groups,)
+    support : ndarray of bool, shape (n_features,)
+    loss_curve : ndarray of shape (n_epochs,)
+        Per epoch: mean weighted data loss over the model's rows plus its penalty.
+    module : MLP
+        The ungated network (dropped columns zero) on raw inputs, float32, CPU.
+    y_mean, y_scale : ndarray or None
+        The regression target standardization (None for classification).
+    """
+
+    def __init__(self, alpha, coef, group_norms, support, loss_curve, module, y_mean=None, y_scale=None):
+        self.alpha = alpha
+        self.coef = coef
+        self.group_norms = group_norms
+        self.support = support
+        self.loss_curve = loss_curve
+        self.module = module
+        self.y_mean, self.y_scale = y_mean, y_scale
+
+    def decision(self, X):
+        """Network outputs for raw ``X``: logits (classification) or targets (regression), float64."""
+        with torch.no_grad():
+            out = self.module(torch.as_tensor(np.asarray(X), dtype=torch.float32)).double().numpy()
+        return out if self.y_mean is None else out * self.y_scale + self.y_mean
+
+
+def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_weight=None,
+                  feature_names=None, warm_start_from=None):
+    """Train K independent D-gated MLPs at once, model ``k`` on rows ``train_masks[k]`` at ``alphas[k]``.
+
+    The K folds of a cross-validation (one mask per fold, one alpha) or the
+    alphas of a grid (one mask, K alphas), or both, train as one stacked
+    network in one skorch net: every step runs all K models on a shared batch,
+    each weighting only its own rows. Each model's objective is exactly the
+    estimators' (its weighted mean loss over its rows plus its penalty; inputs,
+    and regression targets, standardized on its rows). Seeds follow the
+    estimators: ``params["random_state"]`` gives the initialization (the same for
+    every model, as K separate fits with that random_state would have) and the
+    batch order.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated float data.
+    y : ndarray
+        Encoded class labels 0..n_classes-1 (``classification=True``) or
+        float targets of shape (n_samples,) or (n_samples, n_targets).
+    train_masks : array-like of bool, shape (K, n_samples)
+    alphas : array-like of shape (K,)
+    params : dict
+        The estimator's parameters (``get_params()``); ``early_stopping`` and
+        ``gate_hidden`` are not supported.
+    classification : bool
+    sample_weight : array-like of shape (n_samples,), optional
+    feature_names : array-like of str, optional
+        Resolve column names in ``params["groups"]``.
+    warm_start_from : list of StackedFit, optional
+        Start model ``k`` from ``warm_start_from[k]`` (balanced gates, dropped
+        groups kept at zero), as the estimators' ``warm_start``.
+
+    Returns
+    -------
+    list of StackedFit
+        One per model, in the order of ``train_masks``.
+    """
+    from .groups import make_groups
+
+    if params.get("early_stopping") or params.get("gate_hidden"):
+        raise ValueError("train_stacked supports neither early_stopping nor gate_hidden.")
+    masks = np.asarray(train_masks, dtype=bool)
+    alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    n_samples, n_features = X.shape
+    if masks.ndim != 2 or masks.shape[1] != n_samples or len(masks) != len(alphas):
+        raise ValueError(f"train_masks must have shape (len(alphas), n_samples) = ({len(alphas)}, {n_samples}), "
+                         f"got {masks.shape}.")
+    if not masks.any(axis=1).all():
+        raise ValueError("Every model needs at least one training row.")
+    K = len(alphas)
+    groups = make_groups(params["groups"], n_features, params["group_weights"], feature_names)
+    sw = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    rng = check_random_state(params["random_state"])
+    init_seed, shuffle_seed, _ = rng.randint(0, np.iinfo(np.int32).max, size=3)  # as the estimators
+    device = resolve_device(params["device"])
+
+    # Inputs: standardized once by the statistics of all rows (float64), then per
+    # model to its own rows' statistics inside the network (an affine map per model).
+    x_shift = x_inv = None
+    if params["standardize"]:
+        g_mean, g_scale = weighted_mean_std(X)
+        stats = [weighted_mean_std(X[m], sw[m]) for m in masks]
+        x_inv = np.array([g_scale / s for _, s in stats])
+        x_shift = np.array([(g_mean - m) / s for m, s in stats])
+        X32 = standardized_float32(X, g_mean, g_scale)
+    else:
+        X32 = np.asarray(X, dtype=np.float32)
+    if classification:
+        n_outputs = int(y.max()) + 1
+        y_t, criterion, y_stats = torch.as_tensor(np.asarray(y, dtype=np.int64)), StackedLoss(), [(None, None)] * K
+    else:
+        y2 = np.asarray(y, dtype=np.float64).reshape(n_samples, -1)
+        n_outputs = y2.shape[1]
+        y_stats = [weighted_mean_std(y2[m], sw[m]) for m in masks]
+        y_t = torch.as_tensor(y2, dtype=torch.float32)
+        criterion = StackedLoss(np.array([m for m, _ in y_stats]), np.array([1.0 / s for _, s in y_stats]))
+    w = masks.T * sw[:, None]
+    w = w / w.mean(axis=0)  # mean 1 over all rows: each model's batch loss is unbiased for its own mean
+
+    hidden = params["hidden_layer_sizes"]
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    architecture = dict(n_features=n_features, hidden_layer_sizes=hidden, n_outputs=n_outputs,
+                        activation=params["activation"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(init_seed))
+        template = MLP(**architecture, D=params["D"], alpha=0.0, groups=groups)
+    modules = [copy.deepcopy(template) for _ in range(K)]
+    if warm_start_from is not None:
+        for module, previous in zip(modules, warm_start_from):
+            module.load_effective_(previous.module.state_dict())
+    stacked = StackedMLP(modules, alphas, x_shift, x_inv)
+
+    batch_size = min(int(params["batch_size"]), n_samples)
+    n_batches = math.ceil(n_samples / batch_size)
+    net = StackedNet(module=stacked, criterion=criterion, batch_size=batch_size,
+                     iterator_train__seed=int(shuffle_seed),
+                     **net_kwargs(params, n_batches, device, STACKED_UNGATED_WEIGHTS))
+    net.initialize()
+    net.partial_fit(TensorData(torch.as_tensor(X32).to(device), y_t.to(device),
+                               torch.as_tensor(w, dtype=torch.float32).to(device)))
+    losses = np.array(net.history[:, "train_loss"], dtype=float).reshape(-1, K)
+    if not np.isfinite(losses).all():
+        bad = alphas[~np.isfinite(losses).all(axis=0)]
+        raise ValueError(f"The training loss diverged at alpha={bad}. Lower learning_rate_init "
+                         f"(now {params['learning_rate_init']:g}) or alpha.")
+    return _stacked_read_out(net.module_.cpu(), architecture, groups, alphas, losses, params["threshold"],
+                             stats if params["standardize"] else None, y_stats)
+
+
+@torch.no_grad()
+def _stacked_read_out(stacked, architecture, groups, alphas, losses, threshold, x_stats, y_stats):
+    """Per model: threshold the groups (the estimators' rule) and build its ungated MLP."""
+    fits = []
+    first = stacked.first_weight()
+    feature_group = torch.as_tensor(groups.feature_group)
+    for k, alpha in enumerate(alphas):
+        W = first[k]
+        norms = torch.zeros(groups.n_groups, dtype=W.dtype).index_add(0, feature_group, (W**2).sum(0)).sqrt()
+        keep = (norms > cutoff(norms, threshold)) | torch.as_tensor(~groups.penalized)
+        W = W * keep[feature_group].to(W.dtype)
+        with torch.random.fork_rng(devices=[]):  # its initial weights are replaced below
+            module = MLP(**architecture)
+        for j, layer in enumerate(module.layers):
+            layer.weight.copy_(W if j == 0 else stacked.weights[j - 1][k])
+            layer.bias.copy_(stacked.biases[j][k])
+        if x_stats is not None:
+            module.standardize_inputs_(*x_stats[k])
+        coef = W.double().numpy()
+        norms = groups.group_norms(coef)
+        support = ((norms > 0) | ~groups.penalized)[groups.feature_group]
+        y_mean, y_scale = y_stats[k]
+        fits.append(StackedFit(float(alpha), coef, norms, support, losses[:, k], module.eval(), y_mean, y_scale))
+    return fits

@@ -1,0 +1,109 @@
+"""Tests of stacked training (skdgating._training.train_stacked): K D-gated MLPs in one net.
+
+Oracles: the single-model estimators. With one model on every row and the same
+random_state, the stacked network runs the same maths on the same batches from
+the same initialization, so its loss curve, weights and predictions must match
+the estimator's to float32 tolerance (batched matmuls round differently from
+``F.linear``). With K folds or K alphas, every model must select what K
+separate fits select, and the planted support.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import KFold
+
+from skdgating._training import train_stacked
+from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
+
+from _planted import regression_data
+
+PLANTED = [0, 1, 2]
+PARAMS = dict(hidden_layer_sizes=(32,), max_epochs=60, alpha=0.05, random_state=0)
+
+
+@pytest.mark.parametrize("classification", [False, True])
+def test_one_stacked_model_is_the_single_model_trainer(classification):
+    X, y = regression_data(n=200)
+    params = dict(hidden_layer_sizes=(16,), max_epochs=15, alpha=0.05, random_state=3)
+    if classification:
+        y = (X[:, 0] * X[:, 1] + X[:, 2] > 0).astype(np.int64)
+        est = DGatingMLPClassifier(**params)
+    else:
+        est = DGatingMLPRegressor(**params)
+    sw = np.random.RandomState(0).rand(len(y)) + 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y, sample_weight=sw)
+        torch_state = torch.get_rng_state()
+        (fit,) = train_stacked(X, y, np.ones((1, len(y)), bool), [est.alpha], est.get_params(),
+                               classification=classification, sample_weight=sw)
+    assert torch.equal(torch.get_rng_state(), torch_state)  # the global RNG is untouched
+    np.testing.assert_allclose(fit.loss_curve, est.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(fit.coef, est.coef_, atol=1e-3)
+    np.testing.assert_array_equal(fit.support, est.support_)
+    if classification:
+        logits = fit.decision(X)
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(proba / proba.sum(axis=1, keepdims=True), est.predict_proba(X), atol=1e-3)
+    else:
+        np.testing.assert_allclose(fit.decision(X)[:, 0], est.predict(X), atol=1e-3)
+
+
+def test_folds_and_alphas_select_what_separate_fits_select():
+    X, y = regression_data(n=300)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    masks = np.zeros((3, len(y)), bool)
+    for k, (train, _) in enumerate(folds):
+        masks[k, train] = True
+    params = DGatingMLPRegressor(**PARAMS).get_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stacked = train_stacked(X, y, masks, [PARAMS["alpha"]] * 3, params, classification=False)
+        separate = [DGatingMLPRegressor(**PARAMS).fit(X[train], y[train]) for train, _ in folds]
+    for fit, est in zip(stacked, separate):
+        np.testing.assert_array_equal(np.flatnonzero(fit.support), est.selected_features_)
+        np.testing.assert_array_equal(np.flatnonzero(fit.support), PLANTED)
+
+    # A grid of alphas on the same rows: dense, planted, empty.
+    alphas = [0.005, 0.05, 5.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stacked = train_stacked(X, y, np.ones((3, len(y)), bool), alphas, params, classification=False)
+        separate = [DGatingMLPRegressor(**{**PARAMS, "alpha": a}).fit(X, y) for a in alphas]
+    for fit, est in zip(stacked, separate):
+        assert fit.alpha == est.alpha
+        np.testing.assert_array_equal(fit.support, est.support_)
+    assert stacked[1].support[PLANTED].all() and stacked[1].support.sum() == 3
+    assert not stacked[2].support.any()
+
+
+def test_warm_start_continues_like_the_estimators():
+    X, y = regression_data(n=150)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=8, alpha=0.02, random_state=1)
+    est = DGatingMLPRegressor(warm_start=True, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        first = train_stacked(X, y, np.ones((1, 150), bool), [0.02], est.get_params(), classification=False)
+        est.set_params(alpha=0.06).fit(X, y)
+        second = train_stacked(X, y, np.ones((1, 150), bool), [0.06], est.get_params(),
+                               classification=False, warm_start_from=first)
+    np.testing.assert_allclose(second[0].loss_curve, est.loss_curve_, rtol=1e-4)
+    np.testing.assert_array_equal(second[0].support, est.support_)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(train_masks=np.ones((2, 20), bool)), "train_masks must have shape"),
+    (dict(train_masks=np.zeros((1, 20), bool)), "at least one training row"),
+    (dict(params={"gate_hidden": True}), "gate_hidden"),
+])
+def test_bad_input_is_refused(change, message):
+    X, y = regression_data(n=20)
+    args = dict(train_masks=np.ones((1, 20), bool), params={})
+    args.update(change)
+    params = {**DGatingMLPRegressor(max_epochs=1).get_params(), **args["params"]}
+    with pytest.raises(ValueError, match=message):
+        train_stacked(X, y, args["train_masks"], [0.1], params, classification=False)
