@@ -160,10 +160,10 @@ def test_l2_is_the_weight_decay_of_exactly_the_ungated_weight_matrices():
     for group in net.optimizer_.param_groups:
         if group["weight_decay"] > 0:
             assert group["weight_decay"] == pytest.approx(2 * 0.003)
-    # One step of the fitted estimator's optimizer from zero loss gradients moves
+    # One step of the training run's optimizer from zero loss gradients moves
     # exactly the ungated matrices, by the gradient of l2 * ||W||^2 (2 * l2 * W) times
     # the learning rate, and leaves the first layer and the biases alone.
-    optimizer = est.net_.optimizer_
+    optimizer = net.optimizer_
     params = [(p, group) for group in optimizer.param_groups for p in group["params"]]
     before = [p.detach().clone() for p, _ in params]
     for p, _ in params:

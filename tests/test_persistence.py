@@ -82,13 +82,15 @@ def test_loading_under_another_version_warns():
 
 
 def test_mlp_pickle_carries_its_compact_network():
-    # Same-version pickles only: the compact network predict runs is in the state,
-    # and there is no code path rebuilding it for pickles that lack it.
+    # Same-version pickles only: the compact network predict runs (net_.module_)
+    # is in the state, once, and there is no code path rebuilding it for pickles
+    # that lack it.
     est = FITTED["mlp_classifier"]()
     state = est.__getstate__()
-    assert isinstance(state["_compact_module"], torch.nn.Module)
+    assert state["net_"].module_ is est._compact()
+    assert not any(isinstance(v, torch.nn.Module) for v in state.values())
     loaded = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
-    del loaded._compact_module
-    with pytest.raises(AttributeError, match="_compact_module"):
+    del loaded.net_
+    with pytest.raises(AttributeError, match="net_"):
         loaded.predict(X)
