@@ -44,6 +44,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
@@ -66,33 +67,144 @@ NEAR = 0.03
 
 
 # --------------------------------------------------------------------------------------
+# Design matrices: dense or sparse, optionally centred implicitly
+# --------------------------------------------------------------------------------------
+class Design:
+    """The columns of ``X - 1 offset'`` for dense or sparse (CSC) ``X``, never densified.
+
+    Least squares with an intercept works on centred data; a sparse ``X`` is centred
+    implicitly (as scikit-learn's linear models do): the products subtract the
+    offset's contribution, so no ``n x p`` dense array is built. ``offset`` must be
+    the ``s``-weighted column means (``s`` summing to one) for :meth:`weighted_gram`
+    and :meth:`weighted_sq_norms`, or ``None``.
+    """
+
+    def __init__(self, X, offset=None):
+        self.X, self.offset = X, offset
+        self.sparse = sp.issparse(X)
+        self.shape = X.shape
+
+    def take(self, cols):
+        """The design restricted to the columns ``cols``."""
+        return Design(self.X[:, cols], None if self.offset is None else self.offset[cols])
+
+    def dot(self, w):
+        """``X w`` for ``w`` of shape (p,) or (p, K)."""
+        out = self.X @ w
+        return out if self.offset is None else out - self.offset @ w
+
+    def rdot(self, r):
+        """``X' r`` for ``r`` of shape (n,) or (n, K)."""
+        out = np.asarray(self.X.T @ r)
+        return out if self.offset is None else out - np.multiply.outer(self.offset, r.sum(0))
+
+    def weighted_sq_norms(self, s):
+        """``sum_i s_i x_ij^2`` per column (of the centred columns)."""
+        sq = (self.X.multiply(self.X).T @ s) if self.sparse else np.einsum("i,ij,ij->j", s, self.X, self.X)
+        return sq if self.offset is None else sq - self.offset**2
+
+    def weighted_gram(self, s, other=None):
+        """``X' S Y`` with ``Y`` the columns of ``other`` (default: these), dense."""
+        other = self if other is None else other
+        if self.sparse:
+            out = (self.X.T @ other.X.multiply(s[:, None]).tocsc()).toarray()
+        else:
+            out = self.X.T @ (s[:, None] * other.X)
+        if self.offset is not None:
+            out -= np.multiply.outer(self.offset, other.offset)
+        return out
+
+    def row_weighted_gram(self, d):
+        """``X' diag(d) X`` and ``X' d`` (uncentred designs only; logistic Hessians)."""
+        if self.sparse:
+            return (self.X.T @ self.X.multiply(d[:, None]).tocsc()).toarray(), np.asarray(self.X.T @ d)
+        root_d = np.sqrt(d)
+        B = np.empty((len(d), self.shape[1] + 1), order="F")
+        np.multiply(self.X, root_d[:, None], out=B[:, :-1])
+        B[:, -1] = root_d
+        H = B.T @ B  # numpy uses the symmetric BLAS product for A'A: half the flops
+        return H[:-1, :-1], H[:-1, -1]
+
+
+def _ridge_solution(design, s, target, ridge):
+    """``(X' S X + ridge I)^{-1} X' S target`` through the smaller of the two Gram matrices.
+
+    With ``p > n`` the identity ``(X'SX + rI)^{-1} X'S = X' S^{1/2} (S^{1/2} X X' S^{1/2} + rI)^{-1} S^{1/2}``
+    keeps the system ``n x n``: no ``p x p`` object on wide data.
+    """
+    n, p = design.shape
+    if p <= n:
+        A = design.weighted_gram(s)
+        A.flat[:: p + 1] += ridge
+        return np.linalg.solve(A, design.rdot(s[:, None] * target))
+    root_s = np.sqrt(s)
+    scaled = Design(design.X.multiply(root_s[:, None]).tocsc() if design.sparse else root_s[:, None] * design.X)
+    XXt = scaled.X @ scaled.X.T
+    B = XXt.toarray() if design.sparse else XXt
+    if design.offset is not None:  # centred: (I - sqrt(s) sqrt(s)') S^{1/2} X X' S^{1/2} (I - ...)
+        P = np.eye(n) - np.outer(root_s, root_s)
+        B = P @ B @ P
+    B.flat[:: n + 1] += ridge
+    coef = np.linalg.solve(B, root_s[:, None] * target)
+    return design.rdot(root_s[:, None] * coef)
+
+
+# --------------------------------------------------------------------------------------
 # Datafits. `value_grad(W, b)` on a column subset returns (loss, dL/dW (K, m), dL/db (K,)).
+# Each datafit holds its design (`X`: a Design), the weights `s`, `n_outputs`,
+# `col_sq` (s-weighted squared column norms, for step sizes), and `ridge_target()`.
 # --------------------------------------------------------------------------------------
 class LeastSquares:
     """Half weighted squared error on centred data (the intercept is closed form).
+
+    ``X`` is dense and already centred (column-major), or sparse CSC with its
+    weighted column means ``x_offset`` (centred implicitly). ``y_mean`` is the
+    weighted mean that was taken off ``y`` (0 without intercept).
 
     When ``n_samples`` exceeds the working set, the solver works on the weighted
     Gram matrix ``X' S X`` of the working-set columns. Consecutive working sets (and
     the fits along a path) share most columns, so the columns seen so far are kept
     side by side with their Gram matrix, and only products with new columns are
-    computed.
+    computed (sparse X: the cached columns stay sparse).
     """
 
     fits_intercept_in_solver = False
+    has_hessian = True
     # Largest cache (n_samples x cached columns, in entries), about 400 MB; beyond it
     # the cache restarts with the current working set only.
     CACHE_ENTRIES = 50_000_000
 
-    def __init__(self, X, y, sample_weight):
-        self.X, self.y, self.s = X, y, sample_weight
+    def __init__(self, X, y, sample_weight, x_offset=None, y_mean=0.0):
+        self.X = Design(X, x_offset)
+        self.y, self.s, self.y_mean = y, sample_weight, y_mean
         self.n_outputs = 1
-        self._Xty = X.T @ (sample_weight * y)
+        self.col_sq = self.X.weighted_sq_norms(sample_weight)
+        self._Xty = self.X.rdot(sample_weight * y)
         self._sqrt_s = np.sqrt(sample_weight)
         self._sqrt_s_y = self._sqrt_s * y
+        # dense X, centred by the caller: the Gram columns are cached as a dense block
+        self._dense = not self.X.sparse and x_offset is None
         self._slot = np.full(X.shape[1], -1, dtype=np.intp)  # column -> cache slot, or -1
         self._n_cached = 0
         self._cols_cache = np.empty((X.shape[0], 0), order="F")  # sqrt(s)-weighted columns
+        self._sparse_cached = np.zeros(0, dtype=np.intp)  # otherwise: the cached columns, by slot
         self._gram_cache = np.empty((0, 0))
+
+    def ridge_target(self):
+        return self.y[:, None]
+
+    def _gram_products(self, new, N):
+        """``(G_new_new, G_cached_new)``: weighted Gram products of the new columns."""
+        if not self._dense:
+            fresh = self.X.take(new)
+            cached = self.X.take(self._sparse_cached[:N])
+            return fresh.weighted_gram(self.s), (cached.weighted_gram(self.s, fresh) if N else None)
+        n, k = self.X.shape[0], len(new)
+        np.multiply(self.X.X[:, new], self._sqrt_s[:, None], out=self._cols_cache[:, N: N + k])
+        # products of the new columns with themselves (A'A: numpy uses the symmetric
+        # BLAS product) and with the cached ones (contiguous views, no copy)
+        fresh = self._cols_cache[:, N: N + k]
+        return fresh.T @ fresh, (self._cols_cache[:, :N].T @ fresh if N else None)
 
     def _gram(self, cols):
         """Weighted Gram matrix ``X[:, cols]' S X[:, cols]``."""
@@ -102,22 +214,22 @@ class LeastSquares:
             if n * (N + k) > self.CACHE_ENTRIES:
                 self._slot[:] = -1
                 N, new, k = 0, cols, len(cols)
-            if N + k > self._cols_cache.shape[1]:
+            if N + k > self._gram_cache.shape[1]:
                 capacity = min(max(2 * (N + k), 64), self.X.shape[1])
-                cols_cache = np.empty((n, capacity), order="F")
-                cols_cache[:, :N] = self._cols_cache[:, :N]
+                if self._dense:
+                    cols_cache = np.empty((n, capacity), order="F")
+                    cols_cache[:, :N] = self._cols_cache[:, :N]
+                    self._cols_cache = cols_cache
                 gram_cache = np.empty((capacity, capacity))
                 gram_cache[:N, :N] = self._gram_cache[:N, :N]
-                self._cols_cache, self._gram_cache = cols_cache, gram_cache
-            np.multiply(self.X[:, new], self._sqrt_s[:, None], out=self._cols_cache[:, N: N + k])
-            # products of the new columns with themselves (A'A: numpy uses the symmetric
-            # BLAS product) and with the cached ones (contiguous views, no copy)
-            fresh = self._cols_cache[:, N: N + k]
-            self._gram_cache[N: N + k, N: N + k] = fresh.T @ fresh
+                self._gram_cache = gram_cache
+            own, cross = self._gram_products(new, N)
+            self._gram_cache[N: N + k, N: N + k] = own
             if N:
-                cross = self._cols_cache[:, :N].T @ fresh
                 self._gram_cache[:N, N: N + k] = cross
                 self._gram_cache[N: N + k, :N] = cross.T
+            if not self._dense:
+                self._sparse_cached = np.concatenate([self._sparse_cached[:N], new])
             self._slot[new] = np.arange(N, N + k)
             self._n_cached = N + k
         slots = self._slot[cols]
@@ -128,14 +240,14 @@ class LeastSquares:
         if not len(live):
             return -self._Xty[None, :]  # X' S (0 - y), precomputed
         slots = self._slot[live]
-        if len(live) and np.all(slots >= 0):
+        if self._dense and np.all(slots >= 0):
             # the residual from the cached sqrt(s)-weighted columns: one pass over X, not two
             w_slots = np.zeros(self._n_cached)
             w_slots[slots] = W[0, live]
             weighted_residual = self._cols_cache[:, : self._n_cached] @ w_slots - self._sqrt_s_y
-            return ((self._sqrt_s * weighted_residual) @ self.X)[None, :]
-        residual = self.X @ W[0] - self.y
-        return ((self.s * residual) @ self.X)[None, :]
+            return ((self._sqrt_s * weighted_residual) @ self.X.X)[None, :]
+        residual = self.X.take(live).dot(W[0, live]) - self.y
+        return self.X.rdot(self.s * residual)[None, :]
 
     def restrict(self, cols):
         s, y = self.s, self.y
@@ -150,74 +262,85 @@ class LeastSquares:
                 return 0.5 * W[0] @ Qw - q @ W[0] + const, (Qw - q)[None, :], None
         else:
             Q = None
-            Xc = self.X[:, cols]
+            Xc = self.X.take(cols)
 
             def value_grad(W, b):
-                residual = Xc @ W[0] - y
+                residual = Xc.dot(W[0]) - y
                 sr = s * residual
-                return 0.5 * sr @ residual, (sr @ Xc)[None, :], None
+                return 0.5 * sr @ residual, Xc.rdot(sr)[None, :], None
 
         def hess_w(W, b):
-            return Q if Q is not None else Xc.T @ (s[:, None] * Xc)
+            return Q if Q is not None else Xc.weighted_gram(s)
         return value_grad, hess_w
 
 
 class BinaryLogistic:
-    """Weighted logistic loss, labels in {0, 1}, one output."""
+    """Weighted logistic loss, labels in {0, 1}, one output (X dense or sparse)."""
 
     fits_intercept_in_solver = True
+    has_hessian = True
 
     def __init__(self, X, y, sample_weight):
-        self.X, self.y, self.s = X, y, sample_weight
+        self.X, self.y, self.s = Design(X), y, sample_weight
         self.labels = y.astype(np.intp)
         self.n_outputs = 1
+        self.col_sq = self.X.weighted_sq_norms(sample_weight)
+
+    def ridge_target(self):
+        return (self.y - (self.s @ self.y))[:, None]
 
     def _value_grad(self, X, W, b):
-        z = X @ W[0] + b[0]
+        z = X.dot(W[0]) + b[0]
         loss = self.s @ (self.y * -log_expit(z) + (1 - self.y) * -log_expit(-z))
         r = self.s * (expit(z) - self.y)
-        return loss, (r @ X)[None, :], np.array([r.sum()])
+        return loss, X.rdot(r)[None, :], np.array([r.sum()])
 
     def gradient(self, W, b):
         return self._value_grad(self.X, W, b)[1]
 
     def restrict(self, cols):
-        Xc = self.X[:, cols]
+        Xc = self.X.take(cols)
 
         def hess_w(W, b):
             # Hessian in (w, b): [X'DX, X'D1; 1'DX, 1'D1], D = s p (1 - p)
-            p1 = expit(Xc @ W[0] + b[0])
-            root_d = np.sqrt(self.s * p1 * (1 - p1))
-            B = np.empty((len(root_d), Xc.shape[1] + 1), order="F")
-            np.multiply(Xc, root_d[:, None], out=B[:, :-1])
-            B[:, -1] = root_d
-            return B.T @ B  # numpy uses the symmetric BLAS product for A'A: half the flops
+            p1 = expit(Xc.dot(W[0]) + b[0])
+            d = self.s * p1 * (1 - p1)
+            m = Xc.shape[1]
+            H = np.empty((m + 1, m + 1))
+            H[:m, :m], H[:m, m] = Xc.row_weighted_gram(d)
+            H[m, :m], H[m, m] = H[:m, m], d.sum()
+            return H
         return (lambda W, b: self._value_grad(Xc, W, b)), hess_w
 
 
 class MultinomialLogistic:
-    """Weighted multinomial (softmax) loss, labels in 0..K-1, K outputs."""
+    """Weighted multinomial (softmax) loss, labels in 0..K-1, K outputs (X dense or sparse)."""
 
     fits_intercept_in_solver = True
+    has_hessian = False  # the subproblem is solved by L-BFGS alone
 
     def __init__(self, X, y, sample_weight, n_classes):
-        self.X, self.s, self.labels = X, sample_weight, y
+        self.X, self.s, self.labels = Design(X), sample_weight, y
         self.Y = np.eye(n_classes)[y]
         self.n_outputs = n_classes
+        self.col_sq = self.X.weighted_sq_norms(sample_weight)
+
+    def ridge_target(self):
+        return self.Y - (self.s @ self.Y)[None, :]
 
     def _value_grad(self, X, W, b):
-        z = X @ W.T + b
+        z = X.dot(W.T) + b
         lse = logsumexp(z, axis=1)
         loss = self.s @ (lse - (z * self.Y).sum(1))
         R = self.s[:, None] * (np.exp(z - lse[:, None]) - self.Y)
-        return loss, R.T @ X, R.sum(0)
+        return loss, X.rdot(R).T, R.sum(0)
 
     def gradient(self, W, b):
         return self._value_grad(self.X, W, b)[1]
 
     def restrict(self, cols):
         # no Hessian: the subproblem is solved by L-BFGS alone
-        Xc = self.X[:, cols]
+        Xc = self.X.take(cols)
         return (lambda W, b: self._value_grad(Xc, W, b)), None
 
 
@@ -474,7 +597,7 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
         # Early working sets are solved coarsely (their support is provisional);
         # the tolerance tightens with the outer optimality violation.
         # (With Newton available a tight solve costs one or two extra steps only.)
-        newton_ok = datafit.n_outputs == 1 and not isinstance(datafit, MultinomialLogistic)
+        newton_ok = datafit.has_hessian
         inner_tol = tol if D >= 3 or newton_ok or not np.isfinite(violation) else max(COARSE * violation, tol)
         x, jac, n_iter = _minimize_sub(sub, sub.start(W[:, sub.cols], b), inner_tol)
         inner_iters += n_iter
@@ -816,29 +939,19 @@ def _block_lipschitz(datafit, cols, owner, n_blocks):
 
     ``cols`` are feature indices and ``owner`` the block (0..n_blocks-1) of each.
     """
-    # s-weighted squared column norms; least squares gets them from the caller
-    col_sq = datafit.col_sq[cols] if hasattr(datafit, "col_sq") else datafit.s @ datafit.X[:, cols] ** 2
-    return np.maximum(np.bincount(owner, col_sq, minlength=n_blocks), 1e-12)
+    return np.maximum(np.bincount(owner, datafit.col_sq[cols], minlength=n_blocks), 1e-12)
 
 
 def _dense_start(datafit, groups, alpha, seed):
     """Dense starting point for D >= 3: a ridge fit, slightly perturbed.
 
     Every group starts nonzero (zero is absorbing for D >= 3). The perturbation,
-    seeded by ``seed``, breaks ties between identical columns.
+    seeded by ``seed``, breaks ties between identical columns. The ridge is
+    ``alpha``, at least 1e-3 times the mean weighted squared column norm.
     """
-    X, s = datafit.X, datafit.s
-    K, p = datafit.n_outputs, X.shape[1]
-    Xs = X * s[:, None]
-    A = X.T @ Xs
-    ridge = max(alpha, 1e-3 * np.trace(A) / max(p, 1), 1e-8)
-    if isinstance(datafit, LeastSquares):
-        target = datafit.y[:, None]
-    elif isinstance(datafit, BinaryLogistic):
-        target = (datafit.y - (s @ datafit.y))[:, None]
-    else:
-        target = datafit.Y - (s @ datafit.Y)[None, :]
-    W = np.linalg.solve(A + ridge * np.eye(p), Xs.T @ target).T
+    K, p = datafit.n_outputs, groups.n_features
+    ridge = max(alpha, 1e-3 * datafit.col_sq.sum() / max(p, 1), 1e-8)
+    W = _ridge_solution(datafit.X, datafit.s, datafit.ridge_target(), ridge).T
     rng = np.random.default_rng(seed)
     scale = np.abs(W).mean() + 1e-12
     W = W + 1e-3 * scale * rng.standard_normal(W.shape)

@@ -18,6 +18,7 @@ select fewer groups and shrink the survivors less.
 import warnings
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
@@ -127,24 +128,38 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
             raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}.")
 
     def _prepare(self, X, sample_weight, datafit_factory):
-        """Groups, datafit (on centred X for least squares) and the column means."""
+        """Groups, datafit (on centred X for least squares) and the column means.
+
+        Sparse X is never densified: it is converted to CSC (the solver slices
+        columns), and least squares centres it implicitly.
+        """
         groups = make_groups(self.groups, X.shape[1], self.group_weights,
                              getattr(self, "feature_names_in_", None))
         s = check_sample_weight(sample_weight, X.shape[0])
+        if sparse.issparse(X):
+            X = sparse.csc_matrix(X)
         x_mean = np.zeros(X.shape[1])
         if self.fit_intercept and not datafit_factory.fits_intercept_in_solver:
-            x_mean = s @ X
-            # one pass, column-major: the solver slices working-set columns out of it
-            X = np.subtract(X, x_mean, out=np.empty(X.shape, order="F"))
-            # weighted column variances: for the scale check, and the solver's step sizes
-            col_sq = (np.einsum("ij,ij->j", X, X) * s[0] if np.all(s == s[0])
-                      else np.einsum("i,ij,ij->j", s, X, X))
-            warn_if_badly_scaled(X, type(self).__name__, std=np.sqrt(col_sq), mean=x_mean)
+            x_mean = np.asarray(X.T @ s).ravel()
+            if sparse.issparse(X):
+                datafit = datafit_factory(X, s, x_offset=x_mean)
+            else:
+                # one pass, column-major: the solver slices working-set columns out of it
+                datafit = datafit_factory(np.subtract(X, x_mean, out=np.empty(X.shape, order="F")), s)
+        else:
             datafit = datafit_factory(X, s)
-            datafit.col_sq = col_sq
-            return groups, datafit, x_mean
-        warn_if_badly_scaled(X, type(self).__name__)
-        return groups, datafit_factory(X, s), x_mean
+        name = type(self).__name__
+        if sparse.issparse(X):
+            # weighted column variances without densifying; those at the rounding level
+            # of E[x^2] - mean^2 are zero (constant columns)
+            mean, sq = np.asarray(X.T @ s).ravel(), np.asarray(X.multiply(X).T @ s).ravel()
+            var = sq - mean**2
+            warn_if_badly_scaled(X, name, std=np.sqrt(np.where(var > 1e-10 * sq, var, 0.0)), mean=mean)
+        elif datafit.X.X is not X:  # centred here: its weighted variances are the datafit's
+            warn_if_badly_scaled(X, name, std=np.sqrt(datafit.col_sq), mean=x_mean)
+        else:
+            warn_if_badly_scaled(X, name)
+        return groups, datafit, x_mean
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
@@ -202,7 +217,7 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -221,11 +236,9 @@ class _LeastSquaresFactory:
     def __init__(self, y, fit_intercept):
         self.y, self.fit_intercept = y, fit_intercept
 
-    def __call__(self, X, s):
+    def __call__(self, X, s, x_offset=None):
         y_mean = float(s @ self.y) if self.fit_intercept else 0.0
-        datafit = _solvers.LeastSquares(X, self.y - y_mean, s)
-        datafit.y_mean = y_mean
-        return datafit
+        return _solvers.LeastSquares(X, self.y - y_mean, s, x_offset=x_offset, y_mean=y_mean)
 
 
 class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
@@ -260,7 +273,7 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
     """
 
     def _validate_fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=["csr", "csc"])
         return X, _LeastSquaresFactory(_numeric_target(y), self.fit_intercept)
 
     def _store(self, W, b):
@@ -270,7 +283,7 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
     def predict(self, X):
         """Predict targets, shape (n_samples,)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
         return X @ self.coef_ + self.intercept_
 
 
@@ -313,7 +326,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     intercept_ : ndarray of shape (1,) or (n_classes,)""" + _ATTRS_DOC
 
     def _validate_fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse=["csr", "csc"])
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
@@ -334,8 +347,9 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
         free = ~groups.penalized[groups.feature_group] if self.alpha > 0 else np.ones(groups.n_features, bool)
         if not free.any():
             return
-        scores = datafit.X[:, free] @ self.coef_[:, free].T + self.intercept_
-        if _separable(datafit.X[:, free], datafit.labels, datafit.s, self.fit_intercept, scores):
+        X_free = datafit.X.X[:, free]
+        scores = np.asarray(X_free @ self.coef_[:, free].T) + self.intercept_
+        if _separable(X_free, datafit.labels, datafit.s, self.fit_intercept, scores):
             largest = float(np.max(np.abs(self.coef_[:, free])))
             warnings.warn(
                 "The unpenalized columns" + (" and the intercept" if self.fit_intercept else "")
@@ -347,8 +361,8 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        scores = X @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -389,9 +403,9 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
     it has at most SEPARABILITY_LP_ENTRIES entries.
     """
     from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix, issparse
 
-    keep = sample_weight > 0
+    keep = np.flatnonzero(sample_weight > 0)
     X, y, scores = X[keep], y[keep], scores[keep]
     K = max(scores.shape[1], 2)
     if K == 2:
@@ -401,10 +415,11 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
         margins = scores[np.arange(len(y)), y] - others.max(1)
     if np.all(margins > 0):
         return True
-    Z = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
-    n, q = Z.shape
+    n, q = X.shape[0], X.shape[1] + bool(fit_intercept)
     if n * q * (K - 1) > SEPARABILITY_LP_ENTRIES:
         return False
+    X = X.toarray() if issparse(X) else X  # small here (the bound above)
+    Z = np.column_stack([X, np.ones(n)]) if fit_intercept else X
     if K == 2:  # one score suffices: (2 y_i - 1) z_i'v >= 1
         A = -(2.0 * y - 1.0)[:, None] * Z
         n_vars = q
@@ -450,7 +465,8 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
     else:
         raise ValueError(f"task must be 'regression' or 'classification', got {task!r}.")
     est._check_params()
-    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=task == "regression")
+    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=task == "regression",
+                         accept_sparse=["csr", "csc"])
     if task == "regression":
         y = _numeric_target(y)
         factory = _LeastSquaresFactory(y, fit_intercept)

@@ -323,6 +323,10 @@ def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):
     )
 
 
+def _validate_X(cv_estimator, X):
+    return validate_data(cv_estimator, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+
+
 def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
     sw = None if sample_weight is None else np.asarray(sample_weight)[train]
     path = dgating_path(template, X[train], y[train], alphas=alphas, X_val=X[test], y_val=y[test],
@@ -376,7 +380,8 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         check_scalar(self.eps, "eps", low=0.0, low_inclusive=False, high=1.0)
         template = self._template()
         template._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self))
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self),
+                             accept_sparse=["csr", "csc"])
         if is_classifier(self):
             check_classification_targets(y)
             if np.unique(y).size < 2:
@@ -429,11 +434,11 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
     def predict(self, X):
         """Predict with the model refitted at the chosen alpha."""
         check_is_fitted(self)
-        return self.estimator_.predict(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.predict(_validate_X(self, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -490,9 +495,9 @@ class DGatingLogisticGroupLassoCV(ClassifierMixin, _DGatingLinearCV):
     def predict_proba(self, X):
         """Class probabilities of the refitted model."""
         check_is_fitted(self)
-        return self.estimator_.predict_proba(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.predict_proba(_validate_X(self, X))
 
     def decision_function(self, X):
         """Logits of the refitted model."""
         check_is_fitted(self)
-        return self.estimator_.decision_function(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.decision_function(_validate_X(self, X))
