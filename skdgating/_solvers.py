@@ -41,6 +41,7 @@ along a path.
 """
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -49,6 +50,7 @@ from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import ThreadpoolController
 
 from .gating import balanced_factors, factor_gradients, factor_penalty, gate_product
 
@@ -499,7 +501,16 @@ def solve(datafit, groups, alpha, D, coef_init=None, intercept_init=None, fit_in
     """Minimize the gated objective; return ``(coef (K, p), intercept (K,), n_iter, info)``.
 
     ``info`` holds ``converged`` (bool) and ``kkt`` (the final optimality violation).
+    A small problem (``n_samples x n_features`` at most SINGLE_THREAD_ENTRIES) is
+    solved with one BLAS thread; a larger one keeps the threads for the products
+    with all of X, and its subproblems get one thread while they are small.
     """
+    with _blas_threads(datafit.X.shape[0] * datafit.X.shape[1]):
+        return _solve(datafit, groups, alpha, D, coef_init, intercept_init, fit_intercept, tol, max_iter,
+                      seed, verbose)
+
+
+def _solve(datafit, groups, alpha, D, coef_init, intercept_init, fit_intercept, tol, max_iter, seed, verbose):
     K, p = datafit.n_outputs, groups.n_features
     W = np.zeros((K, p)) if coef_init is None else np.array(coef_init, dtype=float).reshape(K, p)
     b = np.zeros(K) if intercept_init is None else np.array(intercept_init, dtype=float).reshape(K)
@@ -658,6 +669,30 @@ CHORD_CONTRACTION = 0.25  # a chord step is kept when it cuts the gradient this 
 LBFGS_WARMUP = 10  # L-BFGS steps per round before Newton is tried
 MAX_ROUNDS = 30
 MAX_NEWTON_SIZE = 1500  # beyond this many variables a dense Hessian costs more than it saves
+# A subproblem whose data (the Gram matrix, or the restricted design when n_samples
+# is smaller) has at most this many entries runs with one BLAS thread: each product
+# then takes about a millisecond or less, which a thread pool's wake-up and barrier
+# cost as much as, and on a loaded machine (a thread descheduled at the barrier)
+# many times more. Measured by bench_linear.py: 10-140x slower fits in the default
+# environment of a busy 2-core machine than under one thread, before this limit.
+SINGLE_THREAD_ENTRIES = 4_000_000
+_THREADPOOLS = None  # threadpoolctl controller, created on first use (it scans the loaded libraries)
+
+
+def _blas_threads(entries):
+    """A context: one BLAS thread for products with at most SINGLE_THREAD_ENTRIES entries."""
+    global _THREADPOOLS
+    if entries > SINGLE_THREAD_ENTRIES:
+        return nullcontext()
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+
+
+def _blas_threads_for(sub):
+    """One BLAS thread for a small subproblem (its Gram matrix, or its restricted design)."""
+    n_rows = min(sub.m, sub.datafit.X.shape[0]) if sub.datafit.n_outputs == 1 else sub.datafit.X.shape[0]
+    return _blas_threads(n_rows * sub.m)
 
 
 def _minimize_sub(sub, x0, tol):
@@ -668,6 +703,11 @@ def _minimize_sub(sub, x0, tol):
     Newton converges quadratically there. Where the Hessian is not yet positive
     definite (the gated objective is non-convex), another round of L-BFGS follows.
     """
+    with _blas_threads_for(sub):
+        return _minimize_sub_steps(sub, x0, tol)
+
+
+def _minimize_sub_steps(sub, x0, tol):
     gtol = tol * 1e-2
     use_newton = sub.hess_w is not None and sub.K == 1 and len(x0) <= MAX_NEWTON_SIZE
     x, n_iter = x0, 0
