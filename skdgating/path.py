@@ -50,7 +50,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._persistence import VersionedPickleMixin
 from ._validation import check_D, check_scalar
 from .groups import make_groups
-from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, _fit_path, alpha_max
 
 __all__ = ["DGatingPath", "dgating_path", "DGatingGroupLassoCV", "DGatingLogisticGroupLassoCV"]
 
@@ -237,27 +237,14 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     if mlp:
         fitted = _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs)
         return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
-    # Validate and prepare the data once: every alpha shares the datafit (and the
-    # Gram columns it caches) and starts from the previous solution.
-    template = clone(estimator).set_params(warm_start=estimator.warm_start)
-    template._check_params()
-    X_checked, factory = template._validate_fit(X, y)
-    problem = template._prepare(X_checked, sample_weight, factory)
+    # The linear path core validates and prepares the data once: every alpha shares
+    # the datafit (and the Gram columns it caches) and starts from the previous solution.
     fitted = [None] * len(grid)
-    coef_init = intercept_init = None
     with warnings.catch_warnings():
         # empty models at the sparse end of a path are expected there
         warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
-        previous = None
-        for i in order:
-            if D >= 3 and _all_dropped(previous, problem[0].penalized):
-                fitted[i] = _reuse(previous, grid[i])
-                continue
-            est = copy.deepcopy(template).set_params(alpha=float(grid[i]))
-            est._solve_and_store(problem, coef_init, intercept_init)
-            coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
-            intercept_init = np.reshape(est.intercept_, -1)
-            fitted[i] = previous = est
+        for i, est in zip(order, _fit_path(clone(estimator), X, y, grid[order], sample_weight)):
+            fitted[i] = est
     return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
 
 
