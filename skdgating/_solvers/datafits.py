@@ -155,7 +155,7 @@ class LeastSquares:
                 Qw = Q @ W[0]
                 return 0.5 * W[0] @ Qw - q @ W[0] + const, (Qw - q)[None, :], None
         else:
-            Q = None
+            Q = None  # the Hessian, built on first use only (L-BFGS does without it)
             Xc = self.X.take(cols)
 
             def value_grad(W, b):
@@ -164,7 +164,11 @@ class LeastSquares:
                 return 0.5 * sr @ residual, Xc.rdot(sr)[None, :], None
 
         def hess_w(W, b):
-            return Q if Q is not None else Xc.weighted_gram(s)
+            # constant in (W, b): computed once per working set
+            nonlocal Q
+            if Q is None:
+                Q = Xc.weighted_gram(s)
+            return Q
         return value_grad, hess_w
 
 
