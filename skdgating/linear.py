@@ -382,7 +382,9 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
 
     Parameters
     ----------
-    X, y : array-like
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Sparse X (CSR, CSC) is never densified.
+    y : array-like of shape (n_samples,)
     groups, group_weights : see :class:`DGatingGroupLasso`
     task : {"regression", "classification"}
     sample_weight : array-like, optional

@@ -189,7 +189,8 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
         large to small alpha; ``D>=3`` and every MLP run from small to large (dense
         to sparse), because zero groups are absorbing there.
     X, y : array-like
-        Training data.
+        Training data; for the linear estimators X may be sparse (CSR, CSC), which
+        is never densified.
     alphas : int or array-like, default=20
         Number of values of a geometric grid from :func:`~skdgating.alpha_max` down
         to ``eps * alpha_max``, or the values themselves. For the MLP estimators
@@ -354,7 +355,8 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse X (CSR, CSC) is never densified.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
 
