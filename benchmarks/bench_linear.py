@@ -1,193 +1,261 @@
-"""Benchmark: DGatingGroupLasso(D=2) / DGatingLogisticGroupLasso(D=2) against the
-group-lasso solvers a user would otherwise pick, side by side in one run.
+"""Benchmark panel: DGatingGroupLasso(D=2) / DGatingLogisticGroupLasso(D=2) against
+skglm and celer, side by side in one run, on problems of several shapes.
 
-Problem: n=2000, p=500 in 125 groups of 4, 10 active groups, Toeplitz design
-(rho=0.5), SNR 3, alpha = alpha_max/10 and alpha_max/50, group weights sqrt(4)=2.
-Every solver gets the same objective (alpha and group-weight conventions
-converted), timings are the median of warm repeats taken round-robin over the solvers
-(so that a busy machine slows all of them alike; the first, cold fit is reported
-separately), objective gaps are relative to the best objective reached by any
-solver, and supports are compared with skglm's.
+Shapes (10 active groups each, AR(1) columns: correlation rho^|i-k|, rho=0.5, SNR 3):
 
-Run:  OMP_NUM_THREADS=1 python benchmarks/bench_linear.py [--repeats 7] [--quick]
+* ``toeplitz``: n=2000, p=500, groups of 4 (the problem the solver was tuned on);
+* ``wide``: n=200, p=10,000, groups of 10;
+* ``tall``: n=100,000, p=200, groups of 4;
+* ``square``: n=5,000, p=5,000, groups of 5;
+* ``sparse``: one-hot, n=20,000, 20 categorical variables of 100 levels (p=2,000,
+  1% density, CSC), groups of 10 levels.
+
+Least squares and binary logistic, at alpha_max/10 and alpha_max/50 (group weights
+sqrt(group size); every solver gets the same objective, alpha and group weights
+converted), and (least squares) the 20-alpha path alpha_max -> alpha_max/100
+against ``celer_path`` and skglm's GroupLasso with ``warm_start``.
+
+Timing (``_timing.round_robin``): one cold fit, then warm repeats round-robin over
+the solvers, median. The default environment is timed first; with ``--pinned``
+(default on) the same round-robin is repeated under one BLAS/OpenMP thread through
+threadpoolctl in this process, and printed beside it. Relative objective gaps are to
+the best objective any solver reached.
+
+Run:  python benchmarks/bench_linear.py [--repeats 5] [--quick] [--shapes wide tall]
+      [--tasks regression classification] [--no-pinned] [--no-path]
 """
 
 import argparse
-import time
+import os
+import sys
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
-from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
-from skdgating.datasets import make_group_problem
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, dgating_path
 
-GROUP_SIZE = 4
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import round_robin  # noqa: E402
 
-
-def timed(fit, repeats):
-    """``(result, cold time, median of `repeats` warm times or nan)``."""
-    t0 = time.perf_counter()
-    out = fit()
-    cold = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fit()
-        times.append(time.perf_counter() - t0)
-    return out, cold, float(np.median(times)) if times else np.nan
+SHAPES = {  # name: (n_samples, n_features, group size)
+    "toeplitz": (2000, 500, 4),
+    "wide": (200, 10_000, 10),
+    "tall": (100_000, 200, 4),
+    "square": (5000, 5000, 5),
+    "sparse": (20_000, 2000, 10),
+}
+N_ACTIVE = 10
 
 
-def group_norms(coef):
-    return np.linalg.norm(np.reshape(coef, (-1, GROUP_SIZE)), axis=1)
+def make_problem(shape, task, seed=0):
+    """``(X, y)`` of a panel shape; X is CSC for ``sparse``, Fortran-ordered otherwise."""
+    n, p, size = SHAPES[shape]
+    rng = np.random.default_rng(seed)
+    if shape == "sparse":
+        levels = 100
+        codes = rng.integers(0, levels, size=(n, p // levels))
+        cols = (codes + levels * np.arange(p // levels)[None, :]).ravel()
+        X = sp.csc_matrix((np.ones(cols.size), (np.repeat(np.arange(n), p // levels), cols)), shape=(n, p))
+    else:
+        # AR(1) columns, x_j = rho x_{j-1} + sqrt(1 - rho^2) e_j: Toeplitz correlation
+        # rho^|i-k| without a p x p Cholesky factor
+        X = np.empty((n, p), order="F")
+        X[:, 0] = rng.standard_normal(n)
+        for j in range(1, p):
+            X[:, j] = 0.5 * X[:, j - 1] + np.sqrt(0.75) * rng.standard_normal(n)
+    w = np.zeros(p)
+    for g in rng.choice(p // size, N_ACTIVE, replace=False):
+        w[g * size:(g + 1) * size] = rng.standard_normal(size)
+    signal = X @ w
+    if task == "regression":
+        return X, signal + rng.standard_normal(n) * signal.std() / 3.0
+    logits = (signal - signal.mean()) * (3.0 / signal.std())
+    return X, (rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-logits))).astype(float)
 
 
-def ls_objective(X, y, coef, intercept, alpha):
-    r = y - X @ coef - intercept
-    return 0.5 * np.mean(r**2) + alpha * np.sqrt(GROUP_SIZE) * group_norms(coef).sum()
-
-
-def logistic_objective(X, y01, coef, intercept, alpha):
+def objective(task, X, y, coef, intercept, alpha, size):
     z = X @ coef + intercept
-    return np.mean(np.logaddexp(0, z) - y01 * z) + alpha * np.sqrt(GROUP_SIZE) * group_norms(coef).sum()
+    loss = 0.5 * np.mean((y - z) ** 2) if task == "regression" else np.mean(np.logaddexp(0, z) - y * z)
+    return loss + alpha * np.sqrt(size) * np.linalg.norm(coef.reshape(-1, size), axis=1).sum()
 
 
-def regression_solvers(n_groups):
-    weights = np.full(n_groups, np.sqrt(GROUP_SIZE))
-    solvers = {"skdgating D=2": lambda a: DGatingGroupLasso(groups=GROUP_SIZE, D=2, alpha=a, tol=1e-6)}
-    try:
-        from skglm import GroupLasso as SkglmGroupLasso
-        solvers["skglm GroupLasso"] = lambda a: SkglmGroupLasso(
-            groups=GROUP_SIZE, alpha=a, weights=weights, tol=1e-6, max_iter=1000, fit_intercept=True)
-    except ImportError:
-        print("skglm not installed: skipped")
-    try:
+class _Fitted:
+    """coef_ (flat) and intercept_ (float) of any solver's result."""
+
+    def __init__(self, coef, intercept):
+        self.coef_, self.intercept_ = np.ravel(coef), float(np.ravel(intercept)[0])
+
+
+def solvers(task, p, size, X):
+    weights = np.full(p // size, np.sqrt(size))
+    out = {}
+    if task == "regression":
+        out["skdgating D=2"] = lambda a: DGatingGroupLasso(groups=size, D=2, alpha=a, tol=1e-6).fit(X, y_of[0])
         from celer import GroupLasso as CelerGroupLasso
-        solvers["celer GroupLasso"] = lambda a: CelerGroupLasso(
-            groups=GROUP_SIZE, alpha=a, weights=weights, tol=1e-8, max_iter=1000, fit_intercept=True)
-    except ImportError:
-        print("celer not installed: skipped")
-    try:
-        from group_lasso import GroupLasso as GLGroupLasso
-        # group-lasso: 1/(2n)||y - Xw||^2 + group_reg * sqrt(p_j) * ||w_j|| with scale_reg="group_size"
-        solvers["group-lasso"] = lambda a: GLGroupLasso(
-            groups=np.repeat(np.arange(n_groups), GROUP_SIZE), group_reg=a, l1_reg=0.0,
-            scale_reg="group_size", n_iter=2000, tol=1e-10, fit_intercept=True, supress_warning=True)
-    except ImportError:
-        print("group-lasso not installed: skipped")
-    return solvers
+        from skglm import GroupLasso as SkglmGroupLasso
+
+        out["skglm GroupLasso"] = lambda a: SkglmGroupLasso(
+            groups=size, alpha=a, weights=weights, tol=1e-6, max_iter=1000, fit_intercept=True).fit(X, y_of[0])
+        out["celer GroupLasso"] = lambda a: CelerGroupLasso(
+            groups=size, alpha=a, weights=weights, tol=1e-8, max_iter=1000, fit_intercept=True).fit(X, y_of[0])
+        return out
+    out["skdgating D=2"] = lambda a: DGatingLogisticGroupLasso(groups=size, D=2, alpha=a, tol=1e-6).fit(X, y_of[0])
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import LogisticGroup
+    from skglm.penalties import WeightedGroupL2
+    from skglm.solvers import GroupBCD, GroupProxNewton
+    from skglm.utils.data import grp_converter
+
+    grp_indices, grp_ptr = grp_converter(size, p)
+    # GroupProxNewton refuses sparse X; skglm's group BCD takes it
+    solver = (GroupBCD(fit_intercept=True, tol=1e-8, max_iter=1000) if sp.issparse(X)
+              else GroupProxNewton(fit_intercept=True, tol=1e-8, max_iter=100))
+    name = "skglm " + type(solver).__name__
+
+    def skglm_fit(a):
+        est = GeneralizedLinearEstimator(LogisticGroup(grp_ptr, grp_indices),
+                                         WeightedGroupL2(a, weights, grp_ptr, grp_indices), solver)
+        est.fit(X, 2.0 * y_of[0] - 1.0)  # skglm's logistic datafit takes labels in {-1, 1}
+        return _Fitted(est.coef_, est.intercept_)
+    out[name] = skglm_fit
+    return out
 
 
-def logistic_solvers(n_groups):
-    solvers = {"skdgating D=2": lambda a: DGatingLogisticGroupLasso(groups=GROUP_SIZE, D=2, alpha=a, tol=1e-6)}
-    try:
-        from skglm import GeneralizedLinearEstimator
-        from skglm.datafits import LogisticGroup
-        from skglm.penalties import WeightedGroupL2
-        from skglm.solvers import GroupProxNewton
-        from skglm.utils.data import grp_converter
-
-        grp_indices, grp_ptr = grp_converter(GROUP_SIZE, n_groups * GROUP_SIZE)
-        weights = np.full(n_groups, np.sqrt(GROUP_SIZE))
-        solvers["skglm GroupProxNewton"] = lambda a: _SkglmLogistic(GeneralizedLinearEstimator(
-            LogisticGroup(grp_ptr, grp_indices), WeightedGroupL2(a, weights, grp_ptr, grp_indices),
-            GroupProxNewton(fit_intercept=True, tol=1e-8, max_iter=100)))
-    except ImportError:
-        print("skglm not installed: skipped")
-    try:
-        from group_lasso import LogisticGroupLasso
-        solvers["group-lasso"] = lambda a: _GLLogistic(LogisticGroupLasso(
-            groups=np.repeat(np.arange(n_groups), GROUP_SIZE), group_reg=a, l1_reg=0.0,
-            scale_reg="group_size", n_iter=2000, tol=1e-10, fit_intercept=True, supress_warning=True))
-    except ImportError:
-        print("group-lasso not installed: skipped")
-    return solvers
+y_of = [None]  # the current target (the solver lambdas read it)
 
 
-class _SkglmLogistic:
-    """skglm's Logistic datafit wants labels in {-1, 1}."""
-
-    def __init__(self, est):
-        self.est = est
-
-    def fit(self, X, y):
-        self.est.fit(X, 2.0 * y - 1.0)
-        self.coef_, self.intercept_ = np.ravel(self.est.coef_), float(np.ravel(self.est.intercept_)[0])
-        return self
-
-
-class _GLLogistic:
-    """group-lasso's LogisticGroupLasso stores coef_ as (n_features, n_classes)."""
-
-    def __init__(self, est):
-        self.est = est
-
-    def fit(self, X, y):
-        self.est.fit(X, y)
-        coef = np.asarray(self.est.coef_)
-        intercept = np.ravel(self.est.intercept_)
-        # two-class softmax: logit = difference of the two class scores
-        self.coef_ = coef[:, 1] - coef[:, 0] if coef.ndim == 2 and coef.shape[1] == 2 else np.ravel(coef)
-        self.intercept_ = intercept[1] - intercept[0] if intercept.size == 2 else float(intercept[0])
-        return self
-
-
-def run(task, repeats, quick):
-    n_groups = 125
-    X, y, true_groups = make_group_problem(2000, n_groups, GROUP_SIZE, 10, rho=0.5, snr=3.0, task=task,
-                                           random_state=0)
-    amax = alpha_max(X, y, groups=GROUP_SIZE, task=task)
-    solvers = regression_solvers(n_groups) if task == "regression" else logistic_solvers(n_groups)
-    objective = ls_objective if task == "regression" else logistic_objective
+def fit_table(shape, task, repeats, pinned):
+    n, p, size = SHAPES[shape]
+    X, y = make_problem(shape, task)
+    y_of[0] = y
+    amax = group_lasso_alpha_max(X, y, size)
     rows = []
     for divisor in (10, 50):
         alpha = amax / divisor
-        results = {}
+        make = solvers(task, p, size, X)
+        fits, refused = {}, []
+        for name, fit in make.items():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit(alpha)  # probe (also the numba compilation of the peers)
+                fits[name] = (lambda f=fit: f(alpha))
+            except Exception as exc:  # a solver that refuses this input (e.g. sparse X)
+                refused.append((name, f"{type(exc).__name__}: {str(exc)[:60]}"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fits = {name: timed(lambda: make(alpha).fit(X, y), 0) for name, make in solvers.items()}
-            # warm repeats round-robin over the solvers, so that a busy neighbouring
-            # process slows all of them alike (the slow group-lasso package: one repeat)
-            warm = {name: [] for name in solvers}
-            for r in range(1 if quick else repeats):
-                for name, make in solvers.items():
-                    if name == "group-lasso" and r > 0:
-                        continue
-                    t0 = time.perf_counter()
-                    make(alpha).fit(X, y)
-                    warm[name].append(time.perf_counter() - t0)
-        for name, (est, cold, _) in fits.items():
-            coef = np.ravel(est.coef_)
-            intercept = float(np.ravel(est.intercept_)[0])
-            results[name] = (objective(X, y, coef, intercept, alpha), cold, float(np.median(warm[name])),
-                             group_norms(coef) > 0)
-        best = min(r[0] for r in results.values())
-        ref_support = results.get("skglm GroupLasso", results.get("skglm GroupProxNewton"))[3]
-        ours = results["skdgating D=2"][2]
-        fastest_peer = min(r[2] for n, r in results.items() if n != "skdgating D=2")
-        for name, (obj, cold, warm, support) in results.items():
-            rows.append((f"alpha_max/{divisor}", name, warm * 1e3, cold * 1e3, (obj - best) / abs(best),
-                         int(support.sum()), bool(np.array_equal(support, ref_support)),
-                         warm / ours))
-        rows.append((f"alpha_max/{divisor}", "**ratio skdgating / fastest peer**", ours / fastest_peer * 1e3,
-                     np.nan, np.nan, -1, None, np.nan))
-    title = "Least-squares group lasso" if task == "regression" else "Binary logistic group lasso"
-    print(f"\n### {title} (n=2000, p=500, 125 groups of 4, 10 active; alpha_max={amax:.4g})\n")
-    print("| alpha | solver | warm time (ms, median) | cold time (ms) | relative objective gap | groups selected | same support as skglm | time / skdgating |")
-    print("|---|---|---|---|---|---|---|---|")
-    for a, name, warm, cold, gap, nsel, same, ratio in rows:
-        if nsel < 0:
-            print(f"| {a} | {name} | {warm / 1e3:.2f} | | | | | |")
-        else:
-            print(f"| {a} | {name} | {warm:.1f} | {cold:.1f} | {gap:.1e} | {nsel} | {same} | {ratio:.2f} |")
+            default = round_robin(fits, repeats)
+            one = round_robin(fits, repeats, pinned=True) if pinned else None
+        objs = {name: objective(task, X, y, np.ravel(r[0].coef_), float(np.ravel(r[0].intercept_)[0]), alpha, size)
+                for name, r in default.items()}
+        best = min(objs.values())
+        peers = [nm for nm in default if not nm.startswith("skdgating")]
+        fastest = min((default[nm][2] for nm in peers), default=np.nan)
+        fastest_one = min((one[nm][2] for nm in peers), default=np.nan) if pinned else np.nan
+        for name, (est, cold, warm) in default.items():
+            support = np.linalg.norm(np.ravel(est.coef_).reshape(-1, size), axis=1) > 0
+            w1 = one[name][2] if pinned else np.nan
+            rows.append(f"| /{divisor} | {name} | {warm:.3f} | {warm / fastest:.2f} | {w1:.3f} | "
+                        f"{w1 / fastest_one:.2f} | {cold:.3f} | {(objs[name] - best) / abs(best):.1e} | "
+                        f"{int(support.sum())} |")
+        rows += [f"| /{divisor} | {name} | refused ({why}) | | | | | | |" for name, why in refused]
+    label = "least squares" if task == "regression" else "logistic"
+    kind = "CSC" if sp.issparse(X) else "dense"
+    print(f"\n### {shape}, {label}: n={n}, p={p} ({kind}), groups of {size}; alpha_max={amax:.4g}\n")
+    print("| alpha_max/ | solver | warm (s) | / fastest peer | 1 thread (s) | / fastest peer, 1 thread | "
+          "cold (s) | rel. objective gap | groups selected |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows), flush=True)
+
+
+def group_lasso_alpha_max(X, y, size):
+    """The group-lasso alpha_max (weights sqrt(size)), computed here for any X.
+
+    The gradient at W=0 with the intercept fitted: the residual is ``y - mean(y)``
+    for least squares and for the logistic loss (where sigmoid(b*) = mean(y)).
+    """
+    g = np.asarray(X.T @ (y - y.mean())).ravel() / len(y)
+    return float(np.max(np.linalg.norm(g.reshape(-1, size), axis=1) / np.sqrt(size)))
+
+
+def path_table(shape, repeats, pinned):
+    n, p, size = SHAPES[shape]
+    X, y = make_problem(shape, "regression")
+    amax = group_lasso_alpha_max(X, y, size)
+    alphas = amax * np.geomspace(1.0, 0.01, 20)
+    weights = np.full(p // size, np.sqrt(size))
+    from celer import celer_path
+    from skglm import GroupLasso
+
+    def ours():
+        return dgating_path(DGatingGroupLasso(groups=size, D=2, tol=1e-6), X, y, alphas=alphas).coefs
+
+    def skglm_path():
+        est = GroupLasso(groups=size, alpha=alphas[0], weights=weights, tol=1e-6, max_iter=1000,
+                         fit_intercept=True, warm_start=True)
+        coefs = []
+        for a in alphas:
+            est.alpha = a
+            coefs.append(est.fit(X, y).coef_.copy())
+        return np.array(coefs)
+
+    x_mean = np.asarray(X.mean(axis=0)).ravel()
+    Xc = X if sp.issparse(X) else np.asfortranarray(X - x_mean)
+
+    def celer():
+        # celer_path fits no intercept: centred data (implicitly for sparse X, X_offset)
+        _, coefs, _ = celer_path(Xc, y - y.mean(), "grouplasso", alphas=alphas, groups=size, weights=weights,
+                                 tol=1e-8, max_iter=1000, X_offset=x_mean if sp.issparse(X) else None)
+        return coefs.T
+
+    fits = {"skdgating dgating_path": ours, "skglm GroupLasso warm_start": skglm_path, "celer celer_path": celer}
+    refused = []
+    for name in list(fits):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits[name]()
+        except Exception as exc:  # a solver that refuses this input (e.g. sparse X)
+            refused.append((name, f"{type(exc).__name__}: {str(exc)[:60]}"))
+            del fits[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = round_robin(fits, repeats)
+        one = round_robin(fits, repeats, pinned=True) if pinned else None
+    ref = default["skglm GroupLasso warm_start"][0]
+    fastest = min(default[nm][2] for nm in default if not nm.startswith("skdgating"))
+    fastest_one = min(one[nm][2] for nm in one if not nm.startswith("skdgating")) if pinned else np.nan
+    print(f"\n### {shape}: 20-alpha least-squares path alpha_max -> alpha_max/100 (n={n}, p={p})\n")
+    print("| solver | warm (s) | / fastest peer | 1 thread (s) | / fastest peer, 1 thread | cold (s) | "
+          "max abs coef diff to skglm |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (coefs, cold, warm) in default.items():
+        w1 = one[name][2] if pinned else np.nan
+        print(f"| {name} | {warm:.3f} | {warm / fastest:.2f} | {w1:.3f} | {w1 / fastest_one:.2f} | {cold:.3f} | "
+              f"{np.abs(np.asarray(coefs) - ref).max():.1e} |")
+    for name, why in refused:
+        print(f"| {name} | refused ({why}) | | | | | |")
+    sys.stdout.flush()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="one warm repeat per solver")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one warm repeat")
+    parser.add_argument("--shapes", nargs="*", choices=list(SHAPES), default=list(SHAPES))
+    parser.add_argument("--tasks", nargs="*", choices=["regression", "classification"],
+                        default=["regression", "classification"])
+    parser.add_argument("--no-pinned", action="store_true", help="skip the 1-thread timing")
+    parser.add_argument("--no-path", action="store_true", help="skip the 20-alpha paths")
     args = parser.parse_args()
-    for task in ("regression", "classification"):
-        run(task, args.repeats, args.quick)
+    repeats = 1 if args.quick else args.repeats
+    print(f"warm = median of {repeats} round-robin repeat(s); 1 thread = threadpoolctl limit 1 in this process")
+    for shape in args.shapes:
+        for task in args.tasks:
+            fit_table(shape, task, repeats, not args.no_pinned)
+        if not args.no_path:
+            path_table(shape, repeats, not args.no_pinned)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 
 def check_D(D):
@@ -119,6 +121,9 @@ def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
     warned = _SCALE_WARNED.get()
     if (warned is not None and warned[0]) or X.shape[0] < 2 or X.shape[1] < 2:
         return
+    if std is None and sparse.issparse(X):
+        mean, var = mean_variance_axis(sparse.csc_matrix(X), axis=0)
+        std = np.sqrt(var)
     mean = X.mean(axis=0) if mean is None else mean
     std = X.std(axis=0) if std is None else std
     live = std[std > 1e-12 * np.abs(mean)]

@@ -15,15 +15,17 @@ float64 by :mod:`skdgating._solvers`. ``D=2`` is the group lasso (convex);
 select fewer groups and shrink the survivors less.
 """
 
+import copy
 import warnings
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from . import _solvers
 from ._persistence import VersionedPickleMixin
@@ -70,7 +72,8 @@ _PARAMS_DOC = """
         (a pool of threads costs more than it gives on the solver's many small
         products, and beside a busy process slows them many times over). A
         positive int sets the number; ``-1`` uses every core (``-2`` all but
-        one, as for ``n_jobs``).
+        one, as for ``n_jobs``). Either way the solver's products on small
+        working sets run on fewer threads when their size calls for it.
 """
 
 _ATTRS_DOC = """
@@ -142,33 +145,14 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}.")
 
-    def _prepare(self, X, sample_weight, datafit_factory):
-        """Groups, datafit (on centred X for least squares) and the column means."""
-        groups = make_groups(self.groups, X.shape[1], self.group_weights,
-                             getattr(self, "feature_names_in_", None))
-        s = check_sample_weight(sample_weight, X.shape[0])
-        x_mean = np.zeros(X.shape[1])
-        if self.fit_intercept and not datafit_factory.fits_intercept_in_solver:
-            x_mean = s @ X
-            # one pass, column-major: the solver slices working-set columns out of it
-            X = np.subtract(X, x_mean, out=np.empty(X.shape, order="F"))
-            # weighted column variances: for the scale check, and the solver's step sizes
-            col_sq = (np.einsum("ij,ij->j", X, X) * s[0] if np.all(s == s[0])
-                      else np.einsum("i,ij,ij->j", s, X, X))
-            warn_if_badly_scaled(X, type(self).__name__, std=np.sqrt(col_sq), mean=x_mean)
-            datafit = datafit_factory(X, s)
-            datafit.col_sq = col_sq
-            return groups, datafit, x_mean
-        warn_if_badly_scaled(X, type(self).__name__)
-        return groups, datafit_factory(X, s), x_mean
-
     @warns_about_scale_once
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse matrices (CSR, CSC) are used as they are, never densified.
         y : array-like of shape (n_samples,)
             Targets (regression) or class labels of any type (classification).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -177,34 +161,11 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
-        X, factory = self._validate_fit(X, y)
-        with self._thread_limits(X):  # the preparation's passes over X too
-            problem = self._prepare(X, sample_weight, factory)
-            coef_init = intercept_init = None
-            if self.warm_start and hasattr(self, "coef_") and self._warm_compatible(problem[1]):
-                coef_init = np.reshape(self.coef_, (problem[1].n_outputs, -1))
-                intercept_init = np.reshape(self.intercept_, -1)
-            self._solve_and_store(problem, coef_init, intercept_init)
+        _fit_path(self, X, y, [self.alpha], sample_weight, warm=self.warm_start)
         return self
 
-    def _thread_limits(self, X):
-        # The solver's largest products pass over X once (2 n p flops); the BLAS pool
-        # is sized for that and restored afterwards (see skdgating._threads).
-        return thread_limits(self.n_threads, 2.0 * X.shape[0] * X.shape[1])
-
-    def _solve_and_store(self, problem, coef_init=None, intercept_init=None):
-        """Solve on a prepared problem (shared along a path) and set the fitted attributes."""
-        groups, datafit, x_mean = problem
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        with self._thread_limits(datafit.X):
-            W, b, n_iter, info = _solvers.solve(
-                datafit, groups, float(self.alpha), check_D(self.D), coef_init=coef_init,
-                intercept_init=intercept_init if datafit.fits_intercept_in_solver else None,
-                fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter, seed=seed,
-                verbose=self.verbose)
-        if not datafit.fits_intercept_in_solver:
-            b = np.array([datafit.y_mean - x_mean @ W[0]]) if self.fit_intercept else np.zeros(1)
+    def _set_solution(self, groups, datafit, W, b, n_iter):
+        """The fitted attributes of the solution ``(W, b)``."""
         self.groups_ = [idx.copy() for idx in groups.indices]
         self.group_norms_ = groups.group_norms(W)
         self.support_ = (self.group_norms_ > 0)[groups.feature_group]
@@ -218,15 +179,12 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
                 f"alpha={self.alpha:g} removes every penalized group; predictions use the "
                 "intercept (and unpenalized groups) only. Decrease alpha.", UserWarning)
 
-    def _warm_compatible(self, datafit):
-        return np.size(self.coef_) == datafit.n_outputs * datafit.X.shape[1]
-
     def _check_minimum_exists(self, groups, datafit):
         """Warn where the objective has no minimum (the classifier overrides it)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -239,17 +197,8 @@ def _numeric_target(y):
             "(use DGatingLogisticGroupLasso for class labels).") from None
 
 
-class _LeastSquaresFactory:
-    fits_intercept_in_solver = False
-
-    def __init__(self, y, fit_intercept):
-        self.y, self.fit_intercept = y, fit_intercept
-
-    def __call__(self, X, s):
-        y_mean = float(s @ self.y) if self.fit_intercept else 0.0
-        datafit = _solvers.LeastSquares(X, self.y - y_mean, s)
-        datafit.y_mean = y_mean
-        return datafit
+def _least_squares_factory(y, fit_intercept):
+    return lambda X, s: _solvers.LeastSquares(X, y, s, fit_intercept)
 
 
 class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
@@ -284,8 +233,8 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
     """
 
     def _validate_fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        return X, _LeastSquaresFactory(_numeric_target(y), self.fit_intercept)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=["csr", "csc"])
+        return X, _least_squares_factory(_numeric_target(y), self.fit_intercept)
 
     def _store(self, W, b):
         self.coef_ = W[0]
@@ -294,20 +243,14 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
     def predict(self, X):
         """Predict targets, shape (n_samples,)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
         return X @ self.coef_ + self.intercept_
 
 
-class _LogisticFactory:
-    fits_intercept_in_solver = True
-
-    def __init__(self, y_encoded, n_classes):
-        self.y, self.n_classes = y_encoded, n_classes
-
-    def __call__(self, X, s):
-        if self.n_classes == 2:
-            return _solvers.BinaryLogistic(X, self.y.astype(float), s)
-        return _solvers.MultinomialLogistic(X, self.y, s, self.n_classes)
+def _logistic_factory(y_encoded, n_classes, fit_intercept):
+    if n_classes == 2:
+        return lambda X, s: _solvers.BinaryLogistic(X, y_encoded.astype(float), s, fit_intercept)
+    return lambda X, s: _solvers.MultinomialLogistic(X, y_encoded, s, n_classes, fit_intercept)
 
 
 class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
@@ -337,7 +280,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     intercept_ : ndarray of shape (1,) or (n_classes,)""" + _ATTRS_DOC
 
     def _validate_fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse=["csr", "csc"])
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
@@ -345,7 +288,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
                 f"The target has only one class ('{encoder.classes_[0]}'); a classifier needs "
                 "samples of at least 2 classes.")
         self.classes_ = encoder.classes_
-        return X, _LogisticFactory(encoder.transform(y), len(self.classes_))
+        return X, _logistic_factory(encoder.transform(y), len(self.classes_), self.fit_intercept)
 
     def _store(self, W, b):
         self.coef_ = W
@@ -358,8 +301,9 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
         free = ~groups.penalized[groups.feature_group] if self.alpha > 0 else np.ones(groups.n_features, bool)
         if not free.any():
             return
-        scores = datafit.X[:, free] @ self.coef_[:, free].T + self.intercept_
-        if _separable(datafit.X[:, free], datafit.labels, datafit.s, self.fit_intercept, scores):
+        X_free = datafit.X.X[:, free]
+        scores = np.asarray(X_free @ self.coef_[:, free].T) + self.intercept_
+        if _separable(X_free, datafit.labels, datafit.s, self.fit_intercept, scores):
             largest = float(np.max(np.abs(self.coef_[:, free])))
             warnings.warn(
                 "The unpenalized columns" + (" and the intercept" if self.fit_intercept else "")
@@ -371,8 +315,8 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        scores = X @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -413,9 +357,9 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
     it has at most SEPARABILITY_LP_ENTRIES entries.
     """
     from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix, issparse
 
-    keep = sample_weight > 0
+    keep = np.flatnonzero(sample_weight > 0)
     X, y, scores = X[keep], y[keep], scores[keep]
     K = max(scores.shape[1], 2)
     if K == 2:
@@ -425,10 +369,11 @@ def _separable(X, y, sample_weight, fit_intercept, scores):
         margins = scores[np.arange(len(y)), y] - others.max(1)
     if np.all(margins > 0):
         return True
-    Z = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
-    n, q = Z.shape
+    n, q = X.shape[0], X.shape[1] + bool(fit_intercept)
     if n * q * (K - 1) > SEPARABILITY_LP_ENTRIES:
         return False
+    X = X.toarray() if issparse(X) else X  # small here (the bound above)
+    Z = np.column_stack([X, np.ones(n)]) if fit_intercept else X
     if K == 2:  # one score suffices: (2 y_i - 1) z_i'v >= 1
         A = -(2.0 * y - 1.0)[:, None] * Z
         n_vars = q
@@ -456,7 +401,9 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
 
     Parameters
     ----------
-    X, y : array-like
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Sparse X (CSR, CSC) is never densified.
+    y : array-like of shape (n_samples,)
     groups, group_weights : see :class:`DGatingGroupLasso`
     task : {"regression", "classification"}
     sample_weight : array-like, optional
@@ -466,27 +413,70 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
     -------
     float
     """
-    if task == "regression":
-        est = DGatingGroupLasso(groups=groups, D=2, alpha=1.0, group_weights=group_weights,
-                                fit_intercept=fit_intercept)
-    elif task == "classification":
-        est = DGatingLogisticGroupLasso(groups=groups, D=2, alpha=1.0, group_weights=group_weights,
-                                        fit_intercept=fit_intercept)
-    else:
+    if task not in ("regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification', got {task!r}.")
-    est._check_params()
-    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=task == "regression")
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}.")
+    X, y = check_X_y(X, y, dtype=np.float64, y_numeric=task == "regression", accept_sparse=["csr", "csc"])
     if task == "regression":
-        y = _numeric_target(y)
-        factory = _LeastSquaresFactory(y, fit_intercept)
+        factory, name = _least_squares_factory(_numeric_target(y), fit_intercept), "DGatingGroupLasso"
     else:
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)
-        factory = _LogisticFactory(y_enc, len(classes))
-    groups_obj, datafit, _ = est._prepare(X, sample_weight, factory)
-    pen = groups_obj.penalized
-    if not pen.any():
-        return 0.0
-    W, b, _, _ = _solvers.fit_unpenalized(datafit, groups_obj, fit_intercept)
-    norms = groups_obj.group_norms(datafit.gradient(W, b))
-    return float(np.max(norms[pen] / groups_obj.weights[pen]))
+        factory, name = _logistic_factory(y_enc, len(classes), fit_intercept), "DGatingLogisticGroupLasso"
+    groups_obj, datafit = _problem(X, sample_weight, factory, groups, group_weights, None, name)
+    return _solvers.alpha_max(datafit, groups_obj)
+
+
+def _problem(X, sample_weight, datafit_factory, groups, group_weights, feature_names, name):
+    """Groups and datafit of validated data (sparse X: converted to CSC, never densified)."""
+    groups = make_groups(groups, X.shape[1], group_weights, feature_names)
+    s = check_sample_weight(sample_weight, X.shape[0])
+    if sparse.issparse(X):
+        X = sparse.csc_matrix(X)
+    datafit = datafit_factory(X, s)
+    if sparse.issparse(X):
+        # weighted column variances without densifying; those at the rounding level
+        # of E[x^2] - mean^2 are zero (constant columns)
+        mean, sq = np.asarray(X.T @ s).ravel(), np.asarray(X.multiply(X).T @ s).ravel()
+        var = sq - mean**2
+        warn_if_badly_scaled(X, name, std=np.sqrt(np.where(var > 1e-10 * sq, var, 0.0)), mean=mean)
+    elif datafit.X.X is not X:  # least squares centred a copy: its weighted variances are known
+        warn_if_badly_scaled(X, name, std=np.sqrt(datafit.col_sq), mean=datafit.x_mean)
+    else:
+        warn_if_badly_scaled(X, name)
+    return groups, datafit
+
+
+def _fit_path(estimator, X, y, alphas, sample_weight=None, warm=False):
+    """The path core: fit ``estimator``'s model at each of ``alphas``, in this order, warm-started.
+
+    As scikit-learn's ``Lasso.fit`` calls ``enet_path``: ``fit`` is a path of one
+    alpha, and ``dgating_path`` (hence the CV estimators) runs the whole grid on one
+    datafit (whose Gram cache is shared along the path). ``estimator`` receives the
+    validation attributes and the fit at the last alpha; the returned list holds one
+    fitted model per alpha (copies, the last one ``estimator`` itself). ``warm``:
+    start from ``estimator``'s current ``coef_`` when it has a compatible one.
+    """
+    estimator._check_params()
+    X, factory = estimator._validate_fit(X, y)
+    # The thread pools are sized for a pass over X (2 n p flops: the solver's largest
+    # products) and restored afterwards; see skdgating._threads.
+    with thread_limits(estimator.n_threads, 2.0 * X.shape[0] * X.shape[1]):
+        groups, datafit = _problem(X, sample_weight, factory, estimator.groups, estimator.group_weights,
+                                   getattr(estimator, "feature_names_in_", None), type(estimator).__name__)
+        coef_init = intercept_init = None
+        if warm and hasattr(estimator, "coef_") and np.size(estimator.coef_) == datafit.n_outputs * X.shape[1]:
+            coef_init = np.reshape(estimator.coef_, (datafit.n_outputs, -1))
+            intercept_init = np.reshape(estimator.intercept_, -1)
+        seed = check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max)
+        solutions = _solvers.solve_path(datafit, groups, [float(a) for a in alphas], check_D(estimator.D),
+                                        coef_init, intercept_init, tol=estimator.tol, max_iter=estimator.max_iter,
+                                        seed=seed, verbose=estimator.verbose)
+        fitted = []
+        for i, (alpha, (W, b, n_iter, _)) in enumerate(zip(alphas, solutions)):
+            est = estimator if i == len(alphas) - 1 else copy.deepcopy(estimator)
+            est.alpha = float(alpha) if len(alphas) > 1 else estimator.alpha
+            est._set_solution(groups, datafit, W, b, n_iter)
+            fitted.append(est)
+    return fitted

@@ -53,7 +53,7 @@ from ._persistence import VersionedPickleMixin
 from ._validation import (check_D, check_scalar, warn_if_badly_scaled, warns_about_scale_once,
                           without_scale_warning)
 from .groups import make_groups
-from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
+from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, _fit_path, alpha_max
 
 __all__ = ["DGatingPath", "dgating_path", "DGatingGroupLassoCV", "DGatingLogisticGroupLassoCV"]
 
@@ -203,7 +203,8 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
         large to small alpha; ``D>=3`` and every MLP run from small to large (dense
         to sparse), because zero groups are absorbing there.
     X, y : array-like
-        Training data.
+        Training data; for the linear estimators X may be sparse (CSR, CSC), which
+        is never densified.
     alphas : int or array-like, default=20
         Number of values of a geometric grid from :func:`~skdgating.alpha_max` down
         to ``eps * alpha_max``, or the values themselves. For the MLP estimators
@@ -251,27 +252,14 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     if mlp:
         fitted = _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs)
         return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
-    # Validate and prepare the data once: every alpha shares the datafit (and the
-    # Gram columns it caches) and starts from the previous solution.
-    template = clone(estimator).set_params(warm_start=estimator.warm_start)
-    template._check_params()
-    X_checked, factory = template._validate_fit(X, y)
-    problem = template._prepare(X_checked, sample_weight, factory)
+    # The linear path core validates and prepares the data once: every alpha shares
+    # the datafit (and the Gram columns it caches) and starts from the previous solution.
     fitted = [None] * len(grid)
-    coef_init = intercept_init = None
     with warnings.catch_warnings():
         # empty models at the sparse end of a path are expected there
         warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
-        previous = None
-        for i in order:
-            if D >= 3 and _all_dropped(previous, problem[0].penalized):
-                fitted[i] = _reuse(previous, grid[i])
-                continue
-            est = copy.deepcopy(template).set_params(alpha=float(grid[i]))
-            est._solve_and_store(problem, coef_init, intercept_init)
-            coef_init = np.reshape(est.coef_, (problem[1].n_outputs, -1))
-            intercept_init = np.reshape(est.intercept_, -1)
-            fitted[i] = previous = est
+        for i, est in zip(order, _fit_path(clone(estimator), X, y, grid[order], sample_weight)):
+            fitted[i] = est
     return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
 
 
@@ -337,6 +325,10 @@ def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):
     )
 
 
+def _validate_X(cv_estimator, X):
+    return validate_data(cv_estimator, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+
+
 @without_scale_warning  # the CV fit checked the whole data once
 def _fold_scores(template, X, y, sample_weight, train, test, alphas, scoring):
     sw = None if sample_weight is None else np.asarray(sample_weight)[train]
@@ -380,7 +372,8 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse X (CSR, CSC) is never densified.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -393,7 +386,8 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         check_scalar(self.eps, "eps", low=0.0, low_inclusive=False, high=1.0)
         template = self._template()
         template._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self))
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not is_classifier(self),
+                             accept_sparse=["csr", "csc"])
         warn_if_badly_scaled(X, type(self).__name__)  # once, for alpha_max, the folds and the refit
         if is_classifier(self):
             check_classification_targets(y)
@@ -459,11 +453,11 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
     def predict(self, X):
         """Predict with the model refitted at the chosen alpha."""
         check_is_fitted(self)
-        return self.estimator_.predict(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.predict(_validate_X(self, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -522,9 +516,9 @@ class DGatingLogisticGroupLassoCV(ClassifierMixin, _DGatingLinearCV):
     def predict_proba(self, X):
         """Class probabilities of the refitted model."""
         check_is_fitted(self)
-        return self.estimator_.predict_proba(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.predict_proba(_validate_X(self, X))
 
     def decision_function(self, X):
         """Logits of the refitted model."""
         check_is_fitted(self)
-        return self.estimator_.decision_function(validate_data(self, X, dtype=np.float64, reset=False))
+        return self.estimator_.decision_function(_validate_X(self, X))

@@ -58,9 +58,12 @@ def test_continuous_target_for_classifier_is_refused():
 
 
 @pytest.mark.parametrize("Est, y", CASES)
-def test_sparse_input_is_refused_clearly(Est, y):
-    with pytest.raises(TypeError, match="[Ss]parse"):
-        Est().fit(sp.csr_matrix(X), y)
+def test_sparse_input_gives_the_dense_model(Est, y):
+    # sparse X is accepted (issue 14); any scipy format, the same model as dense X
+    dense = Est(random_state=0).fit(X, y)
+    for fmt in ("csr", "csc", "coo"):
+        np.testing.assert_allclose(Est(random_state=0).fit(sp.csr_matrix(X).asformat(fmt), y).coef_,
+                                   dense.coef_, atol=1e-6)
 
 
 @pytest.mark.parametrize("Est, y", CASES)

@@ -163,7 +163,9 @@ def test_n_iter_counts_lbfgs_iterations_and_newton_steps(D, monkeypatch):
     # without the initial fit of the intercept. Counted here from scipy's own nit
     # and the Newton routine's step counts.
     counts = {"lbfgs": 0, "newton": 0, "in_unpenalized": 0}
-    minimize, newton, unpenalized = _solvers.minimize, _solvers._newton, _solvers.fit_unpenalized
+    from skdgating._solvers import newton as newton_module
+
+    minimize, newton, unpenalized = newton_module.minimize, newton_module._newton, _solvers.fit_unpenalized
 
     def counting_minimize(*args, **kwargs):
         res = minimize(*args, **kwargs)
@@ -182,8 +184,8 @@ def test_n_iter_counts_lbfgs_iterations_and_newton_steps(D, monkeypatch):
         finally:
             counts["in_unpenalized"] -= 1
 
-    monkeypatch.setattr(_solvers, "minimize", counting_minimize)
-    monkeypatch.setattr(_solvers, "_newton", counting_newton)
+    monkeypatch.setattr(newton_module, "minimize", counting_minimize)
+    monkeypatch.setattr(newton_module, "_newton", counting_newton)
     monkeypatch.setattr(_solvers, "fit_unpenalized", flagged_unpenalized)
     est = DGatingLogisticGroupLasso(D=D, alpha=0.01, random_state=0).fit(X, Y_BIN)
     assert counts["newton"] > 0  # the case the old documentation left out

@@ -8,6 +8,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skdgating import DGatingGroupLasso, make_groups
 from skdgating import _solvers as S
+from skdgating._solvers.newton import balanced_newton
+from skdgating._solvers.subproblem import Subproblem
 
 
 @pytest.mark.parametrize("D", [2, 3, 4])
@@ -19,7 +21,7 @@ def test_gradient_and_hessian_match_finite_differences(D, kind):
     s = np.full(50, 1 / 50)
     datafit = S.LeastSquares(X, y, s) if kind == "least_squares" else S.BinaryLogistic(X, (y > 0) * 1.0, s)
     groups = make_groups([[0, 1], [2], [3, 4, 5], [6]], 7, group_weights=[1.0, 2.0, 1.5, 0.0])
-    sub = S._Subproblem(datafit, groups, np.array([0, 1, 2, 3]), 0.3, D, True)
+    sub = Subproblem(datafit, groups, np.array([0, 1, 2, 3]), 0.3, D)
     x = rng.standard_normal(sub.m + sub.n_pen * (D - 1) + sub.n_b)
     eps = 1e-6
     basis = np.eye(len(x))
@@ -102,8 +104,8 @@ def test_balanced_newton_converges_fast_to_the_group_lasso_solution():
     X, y, groups, datafit, W_ref, rng = _group_lasso_problem(0, alpha)
     support = np.flatnonzero(groups.group_norms(W_ref) > 0)
     assert 2 <= len(support) < 20
-    sub = S._Subproblem(datafit, groups, support, alpha, 2, False)
-    x, g, steps, outcome = S._balanced_newton(sub, _balanced_start(sub, W_ref, rng, 0.05), 1e-11)
+    sub = Subproblem(datafit, groups, support, alpha, 2)
+    x, g, steps, outcome = balanced_newton(sub, _balanced_start(sub, W_ref, rng, 0.05), 1e-11)
     assert outcome == "converged" and steps <= 6
     W, _ = sub.effective(x)
     np.testing.assert_allclose(W[0], W_ref[0, sub.cols], atol=1e-8)
@@ -120,10 +122,10 @@ def test_balanced_newton_zeros_groups_that_leave_the_support_and_hands_back_when
     # one group that is zero at the optimum, started tiny next to the support: the
     # Newton step takes it through zero, where zero is optimal, so it is set to zero
     ws = np.sort(np.concatenate([support, zero[:1]]))
-    sub = S._Subproblem(datafit, groups, ws, alpha, 2, False)
+    sub = Subproblem(datafit, groups, ws, alpha, 2)
     W0 = W_ref.copy()
     W0[0, groups.indices[zero[0]]] = 1e-3 * norms.max() * rng.standard_normal(2)
-    x, _, _, outcome = S._balanced_newton(sub, _balanced_start(sub, W0, rng, 0.0), 1e-11)
+    x, _, _, outcome = balanced_newton(sub, _balanced_start(sub, W0, rng, 0.0), 1e-11)
     assert outcome == "converged"
     W, _ = sub.effective(x)
     np.testing.assert_allclose(W[0], W_ref[0, sub.cols], atol=1e-8)
@@ -131,23 +133,23 @@ def test_balanced_newton_zeros_groups_that_leave_the_support_and_hands_back_when
     # far from the solution (the others scaled by `factor`, one support group
     # shrunk or flipped): either the oracle's solution, or the input handed back
     outcomes = []
-    sub_support = S._Subproblem(datafit, groups, support, alpha, 2, False)
+    sub_support = Subproblem(datafit, groups, support, alpha, 2)
     for j in support:
         for factor, shrink in [(-1.0, 1e-6), (0.3, -1.0), (1.2, 1e-6), (3.0, -1e-6), (10.0, 1e-2)]:
             W0 = factor * W_ref
             W0[0, groups.indices[j]] = shrink * W_ref[0, groups.indices[j]]
             x0 = _balanced_start(sub_support, W0, rng, 0.0)
-            x, _, _, outcome = S._balanced_newton(sub_support, x0, 1e-11)
+            x, _, _, outcome = balanced_newton(sub_support, x0, 1e-11)
             outcomes.append(outcome)
             if outcome == "converged":
                 np.testing.assert_allclose(sub_support.effective(x)[0][0], W_ref[0, sub_support.cols], atol=1e-8)
             else:
                 assert np.array_equal(x, x0)
             # the whole solver, from that start, finds the group-lasso solution
-            W, _, _, info = S.solve(datafit, groups, alpha, 2, coef_init=W0, fit_intercept=False, tol=1e-9)
+            W, _, _, info = S.solve(datafit, groups, alpha, 2, coef_init=W0, tol=1e-9)
             assert info["converged"]
             np.testing.assert_allclose(W[0], W_ref[0], atol=1e-7)
     assert outcomes.count("converged") >= 0.8 * len(outcomes)
     # out of steps: "failed", the input comes back
-    _, _, steps, outcome = S._balanced_newton(sub_support, x0, 1e-11, max_steps=1)
+    _, _, steps, outcome = balanced_newton(sub_support, x0, 1e-11, max_steps=1)
     assert (outcome, steps) == ("failed", 1)

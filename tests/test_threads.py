@@ -100,13 +100,13 @@ def test_mlp_trains_and_predicts_with_the_requested_pool(monkeypatch, n_threads)
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_linear_solver_runs_with_the_requested_pool(monkeypatch, n_threads):
     seen = []
-    solve = _solvers.solve
+    solve_path = _solvers.solve_path
 
-    def recording_solve(*args, **kwargs):
+    def recording_solve_path(*args, **kwargs):
         seen.append({d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"})
-        return solve(*args, **kwargs)
+        yield from solve_path(*args, **kwargs)
 
-    monkeypatch.setattr(_solvers, "solve", recording_solve)
+    monkeypatch.setattr(_solvers, "solve_path", recording_solve_path)
     rng = np.random.RandomState(0)
     X = rng.randn(60, 6)
     y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(60)

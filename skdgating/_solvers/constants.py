@@ -1,0 +1,70 @@
+"""The solver's tuned constants, in one place, each with the reason for its value.
+
+"Tuned" marks a value chosen by measurement; unless said otherwise, it was measured
+on ``bench_linear.py``'s 2000 x 500 problem (groups of 4) and re-checked on its
+wide shape (n=200, p=10,000). The others follow from an argument.
+"""
+
+# --- read-out of exact zeros -------------------------------------------------------
+# D>=3: a group whose norm is below SUPPORT_THRESHOLD times the largest group norm
+# seen in the solve (start included) is zero. Zero is absorbing there, and the
+# gated iterates of a dying group shrink geometrically, so any threshold far below
+# the scale of the live groups and above rounding (1e-16) reads out the same
+# support; 1e-7 leaves nine orders of margin on each side.
+SUPPORT_THRESHOLD = 1e-7
+# D=2: a group below KKT_READOUT_THRESHOLD times the largest norm is set to zero,
+# and then verified by the group-lasso KKT test (so a wrong read-out only costs an
+# outer iteration). The gated factors approach zero like sqrt(||w_j||), slowly;
+# 1e-4 reads them out once they are clearly dying. Tuned.
+KKT_READOUT_THRESHOLD = 1e-4
+# D=2: a tiny group whose gradient says it should grow (stuck near the gated
+# saddle at 0) is restarted from zero at most this often, so the loop terminates.
+MAX_RESTARTS = 3
+
+# --- working sets (D=2) ------------------------------------------------------------
+# A working set holds WS_GROWTH times the current support, filled with the worst
+# KKT violators (at least MIN_WORKING_SET groups), as celer and skglm do. 4 (tuned on
+# the 2000 x 500 problem) overshot on wide data: a set twice the final support,
+# too large for Newton, cost most of the fit. Tuned.
+WS_GROWTH = 2
+MIN_WORKING_SET = 10
+# Zero groups with ||G_j|| >= (1 - NEAR) alpha c_j join the working set early
+# (within its size): groups on the edge of the condition tend to become violators
+# once the others move. Tuned.
+NEAR = 0.03
+# L-BFGS-only subproblems (multinomial): early working sets are solved to COARSE
+# times the outer optimality violation (their support is provisional). Tuned.
+COARSE = 0.1
+# A subproblem that took no step while a small live group still failed the KKT
+# test is re-solved at STALL_TIGHTEN times its tolerance: at a balanced point the
+# gated gradient of a group is its KKT residual times sqrt(||w_j||), so 1e-2 asks
+# for what a group 1e4 times smaller needs.
+STALL_TIGHTEN = 1e-2
+
+# --- subproblem minimization -------------------------------------------------------
+# The gated gradient is driven to GTOL_FACTOR times the outer tolerance, since the
+# outer test (KKT for D=2) scales it by up to 1/sqrt(||w_j||). Tuned.
+GTOL_FACTOR = 1e-2
+# L-BFGS steps per round before Newton is tried (to reach the basin), and rounds
+# of L-BFGS + Newton at most. Tuned.
+LBFGS_WARMUP = 10
+MAX_ROUNDS = 30
+# Beyond this many variables a dense Hessian (O(m^2) memory, O(m^3) per
+# factorization) costs more than the L-BFGS steps it saves. Tuned.
+MAX_NEWTON_SIZE = 1500
+# After a full Newton step the previous factorization is kept (a chord step) while
+# it cuts the gradient by this factor: the rate at which reusing it still beats a
+# new Hessian and factorization. Tuned.
+CHORD_CONTRACTION = 0.25
+# D=2 balanced Newton (the gates eliminated): attempts per Newton run in the
+# factors; it gives up when PROGRESS_STEPS steps did not cut the gradient 10x (not
+# its quadratic region); a group whose step passes within COLLAPSE times its norm
+# of zero (the kink of the group norm) is set to zero where zero is optimal. Tuned.
+POLISH_TRIES = 3
+PROGRESS_STEPS = 5
+COLLAPSE = 0.1
+
+# --- linear algebra ----------------------------------------------------------------
+# Least squares caches the working-set columns and their Gram matrix along a fit
+# and a path, up to this many entries (n_samples x cached columns), about 400 MB.
+CACHE_ENTRIES = 50_000_000
