@@ -12,7 +12,7 @@ the grid and the rule.
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -120,7 +120,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
             "settled": search["settled"].all(axis=0),
             **{f"split{k}_test_score": s for k, s in enumerate(search["split_test_scores"])},
         }
-        self.estimator_ = clone(template).set_params(alpha=search["alpha"]).fit(X, y, sample_weight=sample_weight)
+        self.estimator_ = _mlp_path.fit_final(template, X, y, sample_weight, search)
         for name in _COPIED:
             if hasattr(self.estimator_, name):
                 setattr(self, name, getattr(self.estimator_, name))
