@@ -42,22 +42,27 @@ def test_auto_is_the_default_and_finds_the_planted_support(planted):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_alpha_refits_to_the_same_support(planted, seed):
-    # alpha_ is a penalty, not a seed's luck: fitting it directly, with other seeds
-    # than the search used, selects the same columns.
+    # alpha_ is a point on a dense-to-sparse path, not a seed's luck: the path over
+    # the recorded grid up to alpha_, trained with other seeds than the search used,
+    # ends at the same columns.
     est, X, y = planted
-    refit = DGatingMLPRegressor(alpha=est.alpha_, random_state=seed, **AUTO).fit(X, y)
-    np.testing.assert_array_equal(refit.selected_features_, est.selected_features_)
-    assert refit.alpha_ == est.alpha_ and refit.alpha_search_ is None
+    alphas = est.alpha_search_["alphas"]
+    path = dgating_path(DGatingMLPRegressor(random_state=seed, **AUTO), X, y, alphas=alphas[alphas <= est.alpha_])
+    assert path.alphas[0] == est.alpha_
+    np.testing.assert_array_equal(np.flatnonzero(path.supports[0]), est.selected_features_)
 
 
 def test_one_se_rule_against_hand_computed_values():
     # oracle: paired differences computed by hand on three alphas (increasing)
-    losses = np.array([[1.0, 1.1, 3.0], [2.0, 1.9, 3.0], [1.0, 1.2, 3.0], [2.0, 2.1, 3.0]])
+    losses = np.array([[1.0, 1.1, 3.0], [2.0, 1.9, 3.0], [1.0, 1.2, 3.0], [2.0, 1.95, 3.0]])
     best, chosen, mean, se = one_se_rule(losses)
     assert best == 0
-    d = losses[:, 1] - losses[:, 0]          # 0.1, -0.1, 0.2, 0.1: mean 0.075
-    assert se[1] == pytest.approx(d.std(ddof=1) / 2)  # 0.0957 >= 0.075: within one SE
+    d = losses[:, 1] - losses[:, 0]          # 0.1, -0.1, 0.2, -0.05: mean 0.0375
+    assert se[1] == pytest.approx(d.std(ddof=1) / 2)  # 0.0688 >= 0.0375: within one SE
     assert chosen == 1
+    # one more row that the sparser model gets wrong by 0.3 puts it outside
+    worse = np.vstack([losses, [1.0, 1.3, 3.0]])
+    assert one_se_rule(worse)[1] == 0
     np.testing.assert_allclose(mean, losses.mean(axis=0))
     # an alpha that is not eligible (its models did not settle) is never chosen
     assert one_se_rule(losses, eligible=np.array([True, False, True]))[1] == 0
