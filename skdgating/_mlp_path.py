@@ -255,17 +255,20 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
     list (one per split) of list (one per alpha) of PathModel
     """
     alphas = np.asarray(alphas, dtype=float)
-    paths = Parallel(n_jobs=n_jobs)(
+    return Parallel(n_jobs=n_jobs)(
         delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators)
         for train, valid in splits)
-    unsettled = sorted({m.alpha for path in paths for m in path if not m.settled})
+
+
+def warn_unsettled(models, budget):
+    """ConvergenceWarning naming the alphas whose models had not settled, and the budget's parameter."""
+    unsettled = sorted({m.alpha for m in models if not m.settled})
     if unsettled:
         warnings.warn(
             f"{len(unsettled)} path model(s) (alpha={', '.join(f'{a:.3g}' for a in unsettled[:4])}"
             f"{', ...' if len(unsettled) > 4 else ''}) were still losing features after "
-            f"{budget.max_epochs} epochs (set by {budget.name}); increase {budget.name.split('=')[0]} "
+            f"{budget.max_epochs} epochs (set by {budget.name}); increase {budget.name} "
             "for a settled selection.", ConvergenceWarning, stacklevel=3)
-    return paths
 
 
 # --------------------------------------------------------------------------------------
@@ -349,6 +352,9 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     losses = np.concatenate([np.array([m.valid_losses for m in path]).T for path in paths])
     weights = None if sample_weight is None else sample_weight[order]
     settled = np.array([[m.settled for m in path] for path in paths])
+    if not settled.all(axis=0).any():
+        # Otherwise the unsettled alphas are simply not candidates (one_se_rule).
+        warn_unsettled([m for path in paths for m in path], budget)
     best, one_se, mean, se = one_se_rule(losses, weights, eligible=settled.all(axis=0))
     chosen = one_se if selection == "1se" else best
     scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
@@ -457,4 +463,5 @@ def fit_final(template, X, y, sample_weight, search):
     alphas = alphas[alphas <= search["alpha"]]
     budget = Budget(*search["budget"], name="max_epochs")
     (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
+    warn_unsettled(path[-1:], budget)
     return path[-1].estimator

@@ -283,7 +283,7 @@ def _is_mlp(estimator):
 
 def _mlp_path_estimators(estimator, X, y, grid, sample_weight, warm_epochs):
     """The MLP path core on all rows, dense to sparse; estimators by decreasing alpha."""
-    from ._mlp_path import Budget, train_paths
+    from ._mlp_path import Budget, train_paths, warn_unsettled
 
     if warm_epochs is None:
         cap, name = estimator.max_epochs, "max_epochs"
@@ -296,6 +296,7 @@ def _mlp_path_estimators(estimator, X, y, grid, sample_weight, warm_epochs):
     # DataFrame keeping its column names), no validation rows.
     (path,) = train_paths(estimator, X, y, sample_weight, [(None, None)], grid[::-1], budget,
                           keep_estimators=True)
+    warn_unsettled(path, budget)
     return [model.estimator for model in path[::-1]]
 
 
