@@ -240,16 +240,15 @@ def stg(task, X, y, X_te, seed, quick):
         fitted.append((lam, model))
 
     def outputs(model, X_):
-        model.model.eval()
+        # stg's network returns a dict: class probabilities ("prob") or predictions ("pred")
+        model._model.eval()
         with torch.no_grad():
-            out = model.model(torch.from_numpy(X_.astype(np.float32)))
-        out = out.numpy()
+            out = model._model({"input": torch.from_numpy(X_.astype(np.float32))})
         if task == "classification":
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-            return out / out.sum(axis=1, keepdims=True)
-        return out.ravel() * y_std + y_mean
+            return out["prob"].numpy()
+        return out["pred"].numpy().ravel() * y_std + y_mean
 
-    losses = [row_losses(task, y_v if task == "regression" else y_v, outputs(m, X_v), classes) for _, m in fitted]
+    losses = [row_losses(task, y_v, outputs(m, X_v), classes) for _, m in fitted]
     k = choose(losses)
     lam, model = fitted[k]
     out = outputs(model, X_te)
