@@ -297,10 +297,10 @@ _PARAMS_DOC = """
         Strength of the gated feature penalty. ``"auto"`` chooses it from the
         training rows alone: a warm-started dense-to-sparse path over a grid
         of alphas tied to the number of SGD steps, on 3 internal folds, each
-        path model trained until its support settles; the largest alpha whose
-        validation loss is within one standard error (of the paired per-row
-        differences) of the best; then a final model on all rows at that
-        ``alpha_``. What it did is kept in ``alpha_search_``. It costs about
+        path model trained until its support settles and scored after a
+        round without penalty; the alpha with the best validation loss among
+        the settled models; then the same path on all rows up to that
+        ``alpha_``, choosing among the columns that most folds kept. What it did is kept in ``alpha_search_``. It costs about
         two to three fits at a fixed alpha (see the user guide, "Choosing
         alpha"). With fewer than 20 rows (or a class with fewer than 4), no
         validation is possible: ``alpha_`` is then the smallest alpha of the

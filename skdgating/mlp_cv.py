@@ -5,8 +5,8 @@ dense-to-sparse path over the alpha grid on each of the ``cv`` folds, every path
 model trained until its support settles; it picks ``alpha_`` (best mean validation
 loss) and ``alpha_1se_`` (one standard error rule) and refits one network on all
 rows at the alpha that ``selection`` names. ``DGatingMLPClassifier(alpha="auto")``
-runs the same core with 3 folds and the 1-SE rule; these classes expose the folds,
-the grid and the rule.
+runs the same core with 3 folds and ``selection="min"``; these classes expose the
+folds, the grid and the rule.
 """
 
 from numbers import Integral
@@ -42,7 +42,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
                  group_weights="sqrt_size", optimizer="sgd", learning_rate_init=0.05, learning_rate="cosine",
                  momentum=0.9, batch_size=32, max_epochs=200, threshold=1e-3, standardize=True,
                  device="cpu", random_state=None, gate_hidden=False, alpha_hidden=None, alphas=12, cv=5,
-                 selection="1se", n_jobs=None):
+                 selection="min", n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.D = D
@@ -151,10 +151,11 @@ standardize, device, random_state, gate_hidden, alpha_hidden
     cv : int, cross-validation generator or iterable, default=5
         An int gives shuffled (stratified, for the classifier) K-fold splits
         seeded by ``random_state``.
-    selection : {{"1se", "min"}}, default="1se"
-        Refit at ``alpha_1se_`` (the largest alpha whose mean validation loss is
-        within one standard error, of the paired per-row differences, of the
-        best) or at ``alpha_`` (the best).
+    selection : {{"min", "1se"}}, default="min"
+        Refit at ``alpha_`` (the best mean validation loss, as
+        ``alpha="auto"`` does) or at ``alpha_1se_`` (the largest alpha whose mean
+        validation loss is within one standard error, of the paired per-row
+        differences, of the best: sparser).
     n_jobs : int, default=None
         Folds run in parallel with joblib.
 

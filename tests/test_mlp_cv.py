@@ -27,7 +27,7 @@ def test_cv_estimators_are_sklearn_compatible(estimator, check):
         check(estimator)
 
 
-def test_cv_regressor_records_the_search_picks_1se_and_pickles():
+def test_cv_regressor_records_the_search_and_pickles():
     X, y = regression_data(seed=1, n=200, p=6)  # columns 0, 1, 2 matter
     state = torch.get_rng_state()
     cv = DGatingMLPRegressorCV(hidden_layer_sizes=(16,), max_epochs=30, alphas=6, cv=3, random_state=0).fit(X, y)
@@ -36,20 +36,20 @@ def test_cv_regressor_records_the_search_picks_1se_and_pickles():
     assert np.all(np.diff(cv.alphas_) < 0) and res["mean_test_score"].shape == (6,)
     assert res["selection_frequency"].shape == (6, 6) and {"split0_test_score", "split2_test_score"} <= set(res)
     assert cv.alpha_1se_ >= cv.alpha_  # the 1-SE choice is never denser than the best
-    assert cv.estimator_.alpha_ == cv.alpha_1se_  # selection="1se" (the default)
+    assert cv.estimator_.alpha_ == cv.alpha_  # selection="min" (the default)
     assert set(cv.selected_features_) >= {0, 2}
     np.testing.assert_allclose(cv.predict(X), cv.estimator_.predict(X))
     again = pickle.loads(pickle.dumps(cv))
     np.testing.assert_allclose(again.predict(X), cv.predict(X))
 
 
-def test_cv_classifier_with_string_labels_and_min_selection():
+def test_cv_classifier_with_string_labels_and_1se_selection():
     rng = np.random.RandomState(0)
     X = rng.randn(160, 5)
     labels = np.array(["no", "yes"])[(X[:, 0] + X[:, 1] > 0).astype(int)]
-    cv = DGatingMLPClassifierCV(hidden_layer_sizes=(8,), max_epochs=20, alphas=4, cv=2, selection="min",
+    cv = DGatingMLPClassifierCV(hidden_layer_sizes=(8,), max_epochs=20, alphas=4, cv=2, selection="1se",
                                 random_state=0).fit(X, labels)
     np.testing.assert_array_equal(cv.classes_, ["no", "yes"])
-    assert cv.estimator_.alpha_ == cv.alpha_
+    assert cv.estimator_.alpha_ == cv.alpha_1se_
     np.testing.assert_allclose(cv.predict_proba(X).sum(axis=1), 1.0)
     assert cv.score(X, labels) > 0.8
