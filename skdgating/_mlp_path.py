@@ -467,7 +467,8 @@ def fit_auto(estimator, X, y, sample_weight):
 
 def fit_final(template, X, y, sample_weight, search):
     """The model on all rows at the chosen alpha: the same warm path as the folds ran,
-    on every row, up to ``search["alpha"]``, choosing among the consensus columns.
+    on every row, up to ``search["alpha"]``, choosing among the consensus columns,
+    then one round at ``alpha=0`` on its support (as the folds' models were scored).
 
     The path, not a direct fit at alpha, because the folds validated path models: a
     direct fit trains many more steps at the chosen alpha and drops weak real columns
@@ -493,4 +494,14 @@ def fit_final(template, X, y, sample_weight, search):
     budget = Budget(*(max(1, round(e * ratio)) for e in search["budget"]), name="max_epochs")
     (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
     warn_unsettled(path[-1:], budget)
-    return path[-1].estimator
+    final = path[-1].estimator
+    # Ship what was validated: the folds scored each model after one round at
+    # alpha=0 on its support (dropped columns stay exactly zero), so does the final
+    # network. alpha / alpha_ keep the penalty that chose the support.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        final.set_params(warm_start=True, alpha=0.0, max_epochs=budget.round_epochs).fit(
+            X, y, sample_weight=sample_weight)
+    final.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs, alpha=search["alpha"])
+    final.alpha_ = search["alpha"]
+    return final

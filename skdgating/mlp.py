@@ -300,7 +300,8 @@ _PARAMS_DOC = """
         path model trained until its support settles and scored after a
         round without penalty; the alpha with the best validation loss among
         the settled models; then the same path on all rows up to that
-        ``alpha_``, choosing among the columns that most folds kept. What it did is kept in ``alpha_search_``. It costs about
+        ``alpha_``, choosing among the columns that most folds kept, and a
+        short round without penalty on the selected columns. What it did is kept in ``alpha_search_``. It costs about
         two to three fits at a fixed alpha (see the user guide, "Choosing
         alpha"). With fewer than 20 rows (or a class with fewer than 4), no
         validation is possible: ``alpha_`` is then the smallest alpha of the
@@ -435,7 +436,9 @@ _ATTRS_DOC = """
         Defined when X has string column names.
     alpha_ : float
         The penalty strength of the fitted network: ``alpha``, or the value
-        chosen with ``alpha="auto"``.
+        chosen with ``alpha="auto"`` (the penalty that chose the support; the
+        final network then trains one short round without penalty on that
+        support, as the validated models did).
     alpha_search_ : dict or None
         With ``alpha="auto"``: the search, as numpy arrays over the alphas
         tried (increasing): ``alphas``, ``mean_valid_loss``,
