@@ -108,7 +108,9 @@ class Budget:
             wanted = max(max_epochs // fraction, math.ceil(min_steps / steps_per_epoch))
             return max(1, min(max_epochs, wanted))
 
-        return cls(epochs(4, MIN_FIRST_STEPS), epochs(20, MIN_ROUND_STEPS), max(1, max_epochs // 2), name)
+        round_epochs = epochs(20, MIN_ROUND_STEPS)
+        # at least two rounds per alpha: one that may remove features, one to see that it settled
+        return cls(epochs(4, MIN_FIRST_STEPS), round_epochs, max(max_epochs // 2, 2 * round_epochs), name)
 
 
 def steps_per_epoch(n_rows, batch_size):
@@ -354,7 +356,7 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
                  budget=None):
     """Cross-validate a warm path over ``alphas`` and pick one (``selection`` "1se" or "min").
 
-    Returns a dict of numpy arrays (``alphas`` increasing) and the chosen values: the
+    Returns a dict of numpy arrays (by decreasing alpha) and the chosen values: the
     record kept as ``alpha_search_`` / ``cv_results_``.
     """
     splits = make_splits(template, X, y, cv, random_state)
@@ -370,19 +372,22 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     weights = None if sample_weight is None else sample_weight[order]
     settled = np.array([[m.settled for m in path] for path in paths])
     exposure = np.array([[m.exposure for m in path] for path in paths])
+    n_selected = np.array([[m.n_selected for m in path] for path in paths])
     # Candidates: models that settled in every fold, after the penalty had time to act
     # (a model whose support did not change because the penalty has barely started is
     # dense by lack of steps, not by choice; on wine with probes those dense models
     # kept every probe and won on log-loss).
     eligible = settled.all(axis=0) & (exposure.min(axis=0) >= MIN_EXPOSURE)
-    if not eligible.any():
-        # Otherwise the unsettled alphas are simply not candidates (one_se_rule).
+    if not np.any(eligible & (n_selected.min(axis=0) > 0)):
+        # No model with features qualifies (too small a budget): every alpha is a
+        # candidate, and the user is told which budget to raise. Otherwise the
+        # unqualified alphas are simply not candidates (one_se_rule).
         warn_unsettled([m for path in paths for m in path], budget)
+        eligible = np.ones_like(eligible)
     best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
     chosen = one_se if selection == "1se" else best
     scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
     supports = np.array([[m.support for m in path] for path in paths])    # (n_splits, n_alphas, p)
-    n_selected = np.array([[m.n_selected for m in path] for path in paths])
     frequency = supports.mean(axis=0)
     fold_losses = np.array([[np.mean(m.valid_losses) for m in path] for path in paths])
     # Reported by decreasing alpha, like every path in skdgating (sparse end first):
