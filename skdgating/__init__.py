@@ -10,10 +10,12 @@ gradient-based training, and ``compact`` then removes them physically.
 from ._persistence import InconsistentVersionWarning
 from ._version import __version__
 from .compaction import compact
+from .exceptions import EmptyModelWarning
 from .gating import DGate, collapse_, dgating_penalty, gate, rebalance_
 from .groups import Groups, make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, alpha_max
 from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
+from .mlp_cv import DGatingMLPClassifierCV, DGatingMLPRegressorCV
 from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV, DGatingPath, dgating_path
 
 
@@ -24,8 +26,11 @@ __all__ = [
     "DGatingLogisticGroupLasso",
     "DGatingLogisticGroupLassoCV",
     "DGatingMLPClassifier",
+    "DGatingMLPClassifierCV",
     "DGatingMLPRegressor",
+    "DGatingMLPRegressorCV",
     "DGatingPath",
+    "EmptyModelWarning",
     "Groups",
     "InconsistentVersionWarning",
     "alpha_max",

@@ -53,6 +53,7 @@ from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, res
                         score_regressor, standardized_float32, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
+from .exceptions import EmptyModelWarning
 from .groups import make_groups
 
 __all__ = ["DGatingMLPClassifier", "DGatingMLPRegressor"]
@@ -70,10 +71,21 @@ _PARAMS_DOC = """
         ``D=2`` induces the group lasso on the first layer's columns, ``D=3, 4``
         the sparser non-convex :math:`\\|W_{1,j}\\|^{2/3}`, :math:`\\|W_{1,j}\\|^{1/2}`,
         which also drive dropped columns to exactly zero under SGD.
-    alpha : float, default=0.01
-        Strength of the gated feature penalty (``>= 0``). No default fits every
-        data set: choose it on validation data (e.g. with ``GridSearchCV``);
-        too large a value removes every feature.
+    alpha : "auto" or float, default="auto"
+        Strength of the gated feature penalty. ``"auto"`` chooses it from the
+        training rows alone: a warm-started dense-to-sparse path over a grid
+        of alphas tied to the number of SGD steps, on 3 internal folds, each
+        path model trained until its support settles and scored after a
+        round without penalty; the alpha with the best validation loss among
+        the settled models; then the same path on all rows up to that
+        ``alpha_``, choosing among the columns that most folds kept, and a
+        short round without penalty on the selected columns. What it did is kept in ``alpha_search_``. It costs about
+        two to three fits at a fixed alpha (see the user guide, "Choosing
+        alpha"). With fewer than 20 rows (or a class with fewer than 4), no
+        validation is possible: ``alpha_`` is then the smallest alpha of the
+        grid, which keeps the features (``alpha_search_["fallback"]`` says so).
+        A float (``>= 0``) trains one network at that strength; too large a
+        value removes every feature.
     l2 : float, default=1e-4
         Plain weight decay :math:`l_2\\sum_k\\|W_k\\|_F^2` on the ungated weight
         matrices (layers 2, 3, ...; biases are never penalized). Without it
@@ -211,6 +223,22 @@ _ATTRS_DOC = """
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
+    alpha_ : float
+        The penalty strength of the fitted network: ``alpha``, or the value
+        chosen with ``alpha="auto"`` (the penalty that chose the support; the
+        final network then trains one short round without penalty on that
+        support, as the validated models did).
+    alpha_search_ : dict or None
+        With ``alpha="auto"``: the search, as numpy arrays over the alphas
+        tried (increasing): ``alphas``, ``mean_valid_loss``,
+        ``se_valid_loss_diff`` (the standard error of the 1-SE rule),
+        ``mean_test_score``/``std_test_score`` (accuracy or R^2 over folds),
+        ``n_selected`` (folds x alphas), ``selection_frequency`` (alphas x
+        features: the fraction of folds that kept each feature),
+        ``consensus_support`` (kept by at least half of the folds at
+        ``alpha_``), ``settled`` and ``n_epochs`` (folds x alphas), and the
+        chosen ``alpha``, ``alpha_min``, ``alpha_1se``. ``None`` for a float
+        ``alpha``.
     n_neurons_ : ndarray of int, shape (n_hidden_layers,)
         Surviving neurons per hidden layer: the widths of the network returned
         by :meth:`compress`. A neuron is removed when its outgoing weights are
@@ -322,7 +350,7 @@ def _check_two_classes(classes, y, w):
 class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
     """Shared fit logic of the two estimators; subclasses handle the targets."""
 
-    def __init__(self, hidden_layer_sizes=(64, 64), activation="relu", D=3, alpha=0.01, l2=1e-4,
+    def __init__(self, hidden_layer_sizes=(64, 64), activation="relu", D=3, alpha="auto", l2=1e-4,
                  groups=None, group_weights="sqrt_size", optimizer="sgd", learning_rate_init=0.05,
                  learning_rate="cosine", momentum=0.9, batch_size=32, max_epochs=200,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
@@ -376,7 +404,10 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}.")
         check_D(self.D)
-        check_scalar(self.alpha, "alpha", low=0.0)
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            if isinstance(self.alpha, str):
+                raise ValueError(f"alpha must be 'auto' or a real number >= 0, got {self.alpha!r}.")
+            check_scalar(self.alpha, "alpha", low=0.0)
         check_scalar(self.l2, "l2", low=0.0)
         if self.alpha_hidden is not None:
             check_scalar(self.alpha_hidden, "alpha_hidden", low=0.0)
@@ -519,6 +550,20 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             self._x_standardization = (x_mean[sel], 1.0 / x_scale[sel])
         return self
 
+    def _auto_alpha(self):
+        return isinstance(self.alpha, str)
+
+    def _fit_auto(self, X, y, sample_weight):
+        """``alpha="auto"``: the MLP path core chooses alpha and fits the final model;
+        this estimator takes over that model's fitted state."""
+        from ._mlp_path import fit_auto
+
+        final, search = fit_auto(self, X, y, sample_weight)
+        params = self.get_params(deep=False)
+        self.__dict__.update({k: v for k, v in vars(final).items() if k not in params})
+        self.alpha_, self.alpha_search_ = float(final.alpha), search
+        return self
+
     def _warm_compatible(self, n_features, hidden, n_outputs, classes):
         if classes is not None and not np.array_equal(getattr(self, "classes_", None), classes):
             return False
@@ -598,7 +643,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
 
         if groups.penalized.any() and not keep[groups.penalized].any():
             warnings.warn(f"alpha={self.alpha:g} removed every feature; predictions ignore X. "
-                          "Decrease alpha.", UserWarning)
+                          "Decrease alpha.", EmptyModelWarning)
         window = min(self.n_iter_no_change, self.n_iter_)
         supports = monitor.supports_
         changed = any(not np.array_equal(s, supports[-1]) for s in supports[-window - 1:-1])
@@ -750,11 +795,14 @@ class DGatingMLPClassifier(ClassifierMixin, _DGatingMLPBase):
         if len(encoder.classes_) < 2:
             raise ValueError(f"The target has only one class ('{encoder.classes_[0]}'); a classifier "
                              "needs samples of at least 2 classes.")
+        if self._auto_alpha():
+            return self._fit_auto(X, y, sample_weight)
         classes = encoder.classes_
         y_enc = encoder.transform(y).astype(np.int64)
         self._fit(X, y_enc, sample_weight, len(classes), torch.nn.CrossEntropyLoss,
                   score_classifier, classes=classes)
         self.classes_ = classes
+        self.alpha_, self.alpha_search_ = float(self.alpha), None
         return self
 
     def predict_proba(self, X):
@@ -832,6 +880,8 @@ class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
         self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False,
                              multi_output=True, y_numeric=True)
+        if self._auto_alpha():
+            return self._fit_auto(X, y, sample_weight)
         y = np.asarray(y, dtype=np.float64)
         y_2d = y.reshape(len(y), -1)
         mean, scale = weighted_mean_std(
@@ -839,6 +889,7 @@ class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
         self._fit(X, ((y_2d - mean) / scale).astype(np.float32), sample_weight,
                   y_2d.shape[1], HalfSquaredError, score_regressor)
         self._y_mean, self._y_scale, self._y_ndim = mean, scale, y.ndim
+        self.alpha_, self.alpha_search_ = float(self.alpha), None
         return self
 
     def predict(self, X):

@@ -20,18 +20,12 @@ fitting and reuses it (with its ``alpha`` set).
 The MLP estimators' paths run dense to sparse for every D: in a network trained by
 SGD a column at exactly zero is a critical point of its factorization (the
 gradients of its vector and of its gates vanish), so it never returns, whatever D.
-Each alpha continues training the previous network (``warm_start``) for
-``warm_epochs`` epochs. Once every input is gone the network's output is a constant,
-and the remaining alphas reuse that network instead of training it further.
-
-Cross-validation of the MLP estimators
---------------------------------------
-There is no ``DGatingMLPClassifierCV``: use
-:class:`~sklearn.model_selection.GridSearchCV` over ``alpha`` (and ``D``,
-``hidden_layer_sizes``). An MLP path is order-dependent and each fold's network is
-stochastic, so a CV estimator could not refit "the model at alpha_" any better than
-a grid search does; every grid point trains reproducibly from ``random_state``,
-and ``n_jobs`` spreads the points over processes or a Dask cluster.
+They are trained by the MLP path core, :mod:`skdgating._mlp_path`, which
+``DGatingMLPClassifier(alpha="auto")`` and :class:`~skdgating.DGatingMLPClassifierCV`
+use too: each alpha continues training the previous network in rounds until its
+support settles (at most ``warm_epochs`` epochs). Once every input is gone the
+network's output is a constant, and the remaining alphas reuse that network
+instead of training it further.
 """
 
 import copy
@@ -223,8 +217,11 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     random_state : int or None
         Seeds the validation split.
     warm_epochs : int, optional
-        MLP only: epochs of each fit after the first (which uses the estimator's
-        ``max_epochs``); default: ``max_epochs`` for every alpha.
+        MLP only: the most epochs of each model after the first (which trains for
+        the estimator's ``max_epochs``). Each trains in rounds of a fifth of it
+        until a round removes no feature and collapses no kept one; a model that
+        is still changing at the end raises a ``ConvergenceWarning`` naming this
+        budget. Default: ``max_epochs``.
 
     Returns
     -------
@@ -250,7 +247,7 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     order = np.arange(len(grid)) if (D == 2 and not mlp) else np.arange(len(grid))[::-1]
     scorer = check_scoring(estimator, scoring=scoring)
     if mlp:
-        fitted = _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs)
+        fitted = _mlp_path_estimators(estimator, X, y, grid, sample_weight, warm_epochs)
         return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
     # The linear path core validates and prepares the data once: every alpha shares
     # the datafit (and the Gram columns it caches) and starts from the previous solution.
@@ -286,27 +283,23 @@ def _is_mlp(estimator):
     return isinstance(estimator, (DGatingMLPClassifier, DGatingMLPRegressor))
 
 
-def _mlp_path(estimator, X, y, grid, order, sample_weight, warm_epochs):
-    """Train once at the smallest alpha, then continue training at each larger one."""
-    est = clone(estimator).set_params(warm_start=True)
-    fitted = [None] * len(grid)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*removes every.*")
-        for step, i in enumerate(order):
-            if step and _all_dropped(snapshot, penalized):
-                fitted[i] = _reuse(snapshot, grid[i])
-                continue
-            if step == 1 and warm_epochs is not None:
-                est.set_params(max_epochs=check_scalar(warm_epochs, "warm_epochs", low=1, integer=True))
-            est.set_params(alpha=float(grid[i]))
-            est.fit(X, y, sample_weight=sample_weight)
-            if step == 0:
-                penalized = make_groups(est.groups, est.n_features_in_, est.group_weights,
-                                        getattr(est, "feature_names_in_", None)).penalized
-            snapshot = copy.deepcopy(est)
-            snapshot.set_params(warm_start=estimator.warm_start, max_epochs=estimator.max_epochs)
-            fitted[i] = snapshot
-    return fitted
+def _mlp_path_estimators(estimator, X, y, grid, sample_weight, warm_epochs):
+    """The MLP path core on all rows, dense to sparse; estimators by decreasing alpha."""
+    from ._mlp_path import Budget, train_paths, warn_unsettled
+
+    if warm_epochs is None:
+        cap, name = estimator.max_epochs, "max_epochs"
+    else:
+        cap = check_scalar(warm_epochs, "warm_epochs", low=1, integer=True)
+        name = "warm_epochs"
+    budget = Budget(first_epochs=estimator.max_epochs, round_epochs=max(1, cap // 5), max_epochs=cap,
+                    name=name)
+    # One split: every row trains (None: X and y are passed on as given, a
+    # DataFrame keeping its column names), no validation rows.
+    (path,) = train_paths(estimator, X, y, sample_weight, [(None, None)], grid[::-1], budget,
+                          keep_estimators=True)
+    warn_unsettled(path, budget)
+    return [model.estimator for model in path[::-1]]
 
 
 def _path_result(grid, fitted, scorer, X, y, X_val, y_val, D):

@@ -65,7 +65,7 @@ def grouped_data(seed=0, n=300):
 REG_PARAMS = dict(hidden_layer_sizes=(16,), max_epochs=60, alpha=0.04, D=3, random_state=0)
 CLF_PARAMS = dict(hidden_layer_sizes=(32,), max_epochs=100, alpha=0.03, D=4, random_state=0)
 # Tiny settings for tests that check plumbing rather than selection.
-FAST = dict(hidden_layer_sizes=(8,), max_epochs=5, random_state=0)
+FAST = dict(hidden_layer_sizes=(8,), max_epochs=5, alpha=0.01, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +337,7 @@ def test_no_hidden_validation_split_unless_early_stopping():
     est = DGatingMLPClassifier(**FAST).fit(X, y)
     # The net records the rows trained per epoch: an epoch covers all 100 rows.
     assert est.net_.history[-1, "train_rows"] == 100
-    early = DGatingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=200, early_stopping=True,
+    early = DGatingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=200, alpha=0.01, early_stopping=True,
                                  validation_fraction=0.2, n_iter_no_change=3, random_state=0).fit(X, y)
     assert early.net_.history[-1, "train_rows"] == 80
     assert early.n_iter_ < 200  # stopped early
@@ -514,7 +514,7 @@ def test_all_features_removed_warns():
 # --------------------------------------------------------------------------------------
 # scikit-learn citizenship
 # --------------------------------------------------------------------------------------
-_CHECK_PARAMS = dict(hidden_layer_sizes=(8,), max_epochs=10, random_state=0)
+_CHECK_PARAMS = dict(hidden_layer_sizes=(8,), max_epochs=10, alpha=0.01, random_state=0)  # alpha="auto": test_auto.py
 _FLOAT32_WEIGHTS = (
     "Training runs in float32: fitting with integer sample weights matches fitting on "
     "repeated rows only to ~1e-7 relative (the check demands rtol=1e-7); with more rows "

@@ -24,9 +24,9 @@ FITTED = {
     "classifier": lambda: DGatingLogisticGroupLasso(D=2, alpha=0.02).fit(X, np.array(["a", "b", "c"])[y]),
     "regressor_cv": lambda: DGatingGroupLassoCV(D=2, alphas=4, cv=2).fit(X, y.astype(float)),
     "classifier_cv": lambda: DGatingLogisticGroupLassoCV(D=3, alphas=4, cv=2, random_state=0).fit(X, y),
-    "mlp_classifier": lambda: DGatingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(
+    "mlp_classifier": lambda: DGatingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, alpha=0.01, random_state=0).fit(
         X, np.array(["a", "b", "c"])[y]),
-    "mlp_regressor": lambda: DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(
+    "mlp_regressor": lambda: DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=5, alpha=0.01, random_state=0).fit(
         X, np.column_stack([y, -y]).astype(float)),
 }
 

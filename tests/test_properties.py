@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingMLPClassifier, DGatingMLPRegressor
 
 # small, fast networks: the property is about input handling, not about accuracy
-MLP_FAST = dict(hidden_layer_sizes=(4,), max_epochs=2, batch_size=8)
+MLP_FAST = dict(hidden_layer_sizes=(4,), max_epochs=2, batch_size=8, alpha=0.01)
 
 # What an error must say for each planted problem.
 PROBLEM_MESSAGES = {

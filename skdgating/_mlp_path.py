@@ -1,0 +1,512 @@
+r"""The MLP path core: warm-started dense-to-sparse paths, the choice rule and ``alpha="auto"``.
+
+One core serves three callers, as ``enet_path`` serves ``Lasso``, ``LassoCV`` and
+``lasso_path`` in scikit-learn:
+
+* ``DGatingMLPClassifier/Regressor(alpha="auto").fit`` -> :func:`choose_alpha` with
+  ``cv=3`` and the best mean validation loss, then a final model on all rows;
+* ``DGatingMLPClassifierCV/RegressorCV.fit`` -> :func:`choose_alpha` with the user's
+  ``cv``, ``alphas`` and ``selection``;
+* :func:`skdgating.dgating_path` (MLP estimators) -> :func:`train_paths` on one split.
+
+Every (split x alpha) model is trained by :func:`train_paths`, and by nothing else, so
+that a trainer that stacks the K folds into one vectorized network can replace it
+without touching the callers. The core only uses the estimators' public API
+(``clone``, ``set_params``, ``fit`` with ``warm_start``, ``predict``/``predict_proba``,
+the fitted attributes).
+
+Why a path, and why each model trains "until settled"
+-----------------------------------------------------
+In a network trained by SGD a column at exactly zero is a critical point of its
+factorization, so a feature that left never returns: the path runs from small to
+large alpha (dense to sparse), each model continuing from the previous one. The
+imbalance between a column's factors decays by about ``4 * lr * alpha / D`` per SGD
+step, so how far a model has moved towards its sparse limit depends on how many
+steps it had, not on its epochs. A fixed number of epochs per alpha left mid-path
+models still shedding columns whose norms were about 10x below the real ones but
+above the read-out threshold (METHOD.md section 9). Here each path model trains in
+rounds of a few epochs until a round removes no feature and shrinks no kept feature
+by more than half (relative to the largest), within a budget; a model that
+exhausts its budget is reported (``settled`` False and a ``ConvergenceWarning``
+naming the parameter that sets the budget).
+"""
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+
+from .exceptions import EmptyModelWarning
+
+# A kept feature whose norm falls below this fraction of its value at the start of
+# a round is still collapsing: the model has not settled.
+_SHRINK = 0.5
+# alpha="auto": folds, grid size and the smallest number of validation rows per
+# fold for which a validation score means anything.
+AUTO_CV = 3
+AUTO_N_ALPHAS = 12
+# The best mean (relaxed) validation loss among the candidates. The 1-SE rule was
+# measured too: with relaxed scoring the sparser models lose little loss, and it
+# dropped weak real columns (make_classification, 8 of 100 informative, 1,000 rows:
+# 5 of 8 kept at alpha_1se against 7 of 8 and no probe in the consensus at the
+# best). Noise columns are kept out by the consensus over folds instead.
+AUTO_SELECTION = "min"
+MIN_VALID_ROWS = 10
+# Fewest SGD steps of the dense start and of one round (see Budget.for_data).
+MIN_FIRST_STEPS = 1000
+MIN_ROUND_STEPS = 100
+# A path model is a candidate only once the penalty has contracted the gating
+# imbalance by about e (cumulative 4 * lr * alpha * steps / D >= 1).
+MIN_EXPOSURE = 1.0
+
+
+@dataclass
+class PathModel:
+    """One model of a path (numpy only, unless the path keeps its estimators)."""
+
+    alpha: float
+    support: np.ndarray          # bool, (n_features,)
+    group_norms: np.ndarray      # (n_groups,)
+    n_selected: int
+    n_epochs: int                # epochs trained at this alpha
+    settled: bool
+    exposure: float = np.inf     # cumulative 4 * lr * alpha * steps / D up to this model
+    valid_losses: np.ndarray = None   # per validation row
+    valid_score: float = np.nan       # accuracy or R^2 on the validation rows
+    estimator: object = None
+
+
+@dataclass
+class Budget:
+    """Epochs of a path: the first (dense) model, then rounds of ``round_epochs`` up to
+    ``max_epochs`` per later alpha. ``name`` is the parameter that sets them (for messages)."""
+
+    first_epochs: int
+    round_epochs: int
+    max_epochs: int
+    name: str
+
+    @classmethod
+    def for_data(cls, max_epochs, steps_per_epoch, name="max_epochs"):
+        """The budget of an automatic search, from the single-fit ``max_epochs``.
+
+        Epochs are the wrong unit on small data: the gates move per SGD *step*, and
+        300 rows at batch 32 give 10 steps per epoch. So the dense start trains a
+        quarter of ``max_epochs`` but at least ``MIN_FIRST_STEPS`` steps, and each
+        round at least ``MIN_ROUND_STEPS``; nothing exceeds ``max_epochs`` epochs
+        (which also keeps tiny budgets, as in the estimator checks, tiny). A settled
+        alpha costs one round, so a path of n alphas costs about 1/4 + n/20 single
+        fits per fold, plus the extra rounds of the alphas where features leave.
+        """
+        def epochs(fraction, min_steps):
+            wanted = max(max_epochs // fraction, math.ceil(min_steps / steps_per_epoch))
+            return max(1, min(max_epochs, wanted))
+
+        round_epochs = epochs(20, MIN_ROUND_STEPS)
+        # at least two rounds per alpha: one that may remove features, one to see that it settled
+        return cls(epochs(4, MIN_FIRST_STEPS), round_epochs, max(max_epochs // 2, 2 * round_epochs), name)
+
+
+def steps_per_epoch(n_rows, batch_size):
+    return math.ceil(n_rows / min(int(batch_size), n_rows))
+
+
+def alpha_grid_for(template, n_rows, n_alphas=AUTO_N_ALPHAS, budget=None):
+    r"""Increasing geometric grid of alphas tied to the SGD steps a path model gets.
+
+    The gating imbalance contracts by about ``4 * lr * alpha / D`` per step (METHOD.md
+    section 5.5), so over ``T`` steps a penalty below ``D / (4 * lr * T)`` barely acts.
+    With ``T`` the steps of the dense start (a quarter of ``max_epochs``), the grid
+    runs from a third of that value to 100 times it: its low end keeps every feature
+    and its high end removes every feature on the problems we measured (the path
+    stops fitting once a model is empty, so a generous high end costs little).
+    """
+    params = template.get_params()
+    per_epoch = steps_per_epoch(n_rows, params["batch_size"])
+    budget = budget or Budget.for_data(params["max_epochs"], per_epoch)
+    T = budget.first_epochs * per_epoch
+    reference = params["D"] / (4.0 * params["learning_rate_init"] * T)
+    # Above D / (4 lr) one step shrinks each factor by half or more: SGD overshoots
+    # (and every feature is gone long before). Few steps (tiny data) would reach it.
+    high = min(100 * reference, params["D"] / (4.0 * params["learning_rate_init"]))
+    return np.geomspace(min(reference / 3, high / 300), high, n_alphas)
+
+
+def _per_row_losses(est, X, y, y_scale):
+    """Validation loss of every row: log-loss (classifier) or squared error (regressor,
+    averaged over outputs, in units of ``y_scale``, the targets' spread on the training rows)."""
+    if is_classifier(est):
+        proba = est.predict_proba(X)
+        col = np.searchsorted(est.classes_, y)
+        col = np.minimum(col, len(est.classes_) - 1)
+        p = proba[np.arange(len(y)), col]
+        p = np.where(est.classes_[col] == y, p, 0.0)  # a class unseen in training
+        return -np.log(np.clip(p, 1e-15, None))
+    err = (est.predict(X) - y).reshape(len(y), -1) / y_scale
+    return (err**2).mean(axis=1)
+
+
+def _support_settled(before, after, penalized):
+    """No feature left, and no kept group's norm fell below ``_SHRINK`` of its value.
+
+    ``before`` is ``(support_, group_norms_)`` at the start of the round. Absolute
+    norms: at a large alpha every column collapses at once, which relative norms
+    would not show.
+    """
+    if np.any(before[0] != after.support_):
+        return False
+    kept = (after.group_norms_ > 0) & penalized
+    return bool(np.all(after.group_norms_[kept] >= _SHRINK * before[1][kept]))
+
+
+def _record(est, alpha, epochs, settled, exposure, valid, keep):
+    model = PathModel(alpha=float(alpha), support=est.support_.copy(), group_norms=est.group_norms_.copy(),
+                      n_selected=int(est.support_.sum()), n_epochs=int(epochs), settled=bool(settled),
+                      exposure=float(exposure))
+    if valid is not None:
+        X_val, y_val, sw_val, y_scale, relax = valid
+        judged = relax(est)
+        model.valid_losses = _per_row_losses(judged, X_val, y_val, y_scale)
+        model.valid_score = float(judged.score(X_val, y_val, sample_weight=sw_val))
+    if keep:
+        model.estimator = copy.deepcopy(est)
+    return model
+
+
+def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep):
+    """One dense-to-sparse path (increasing ``alphas``) on the rows ``train`` (None: all,
+    X and y as given), scored on the rows ``valid`` (None: not scored)."""
+    if train is None:
+        Xt, yt, swt = X, y, sample_weight
+    else:
+        Xt, yt = X[train], y[train]
+        swt = None if sample_weight is None else sample_weight[train]
+    scored = None
+    if valid is not None:
+        y_scale = None
+        if not is_classifier(template):
+            y_scale = np.reshape(yt, (len(yt), -1)).std(axis=0)
+            y_scale = np.where(y_scale > 0, y_scale, 1.0)
+
+        def relax(est):
+            # Judge the support, not the shrinkage: a copy trained one more round at
+            # alpha=0 (dropped columns stay exactly zero on a warm start). Without it
+            # the penalty's bias on the kept columns made the densest models look best
+            # (validation loss 0.069 dense vs 0.083 on the exact planted support).
+            return copy.deepcopy(est).set_params(alpha=0.0).fit(Xt, yt, sample_weight=swt)
+
+        scored = (X[valid], y[valid], None if sample_weight is None else sample_weight[valid], y_scale, relax)
+    # Path models never stop early (the rounds decide when a model is done) and
+    # train silently.
+    est = clone(template).set_params(warm_start=True, alpha=float(alphas[0]), max_epochs=budget.first_epochs,
+                                     early_stopping=False, verbose=0)
+    # How far the penalty has acted: the imbalance contracts by about
+    # exp(-4 * lr * alpha * steps / D) (METHOD.md 5.5; the cosine schedule halves the mean lr).
+    lr = template.learning_rate_init * (0.5 if template.learning_rate == "cosine" else 1.0)
+    per_epoch = 4.0 * lr * steps_per_epoch(len(yt), template.batch_size) / template.D
+    exposure = per_epoch * alphas[0] * budget.first_epochs
+    path = []
+    with warnings.catch_warnings():
+        # Rounds are short by design: the core judges convergence itself (below), and
+        # empty models are expected at the sparse end.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", EmptyModelWarning)
+        est.fit(Xt, yt, sample_weight=swt)
+        penalized = _penalized(est)
+        est.set_params(max_epochs=budget.round_epochs)
+        path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep))
+        for alpha in alphas[1:]:
+            if not np.any(est.group_norms_[penalized] > 0):
+                # Every feature is gone; zero columns are absorbing, so every larger
+                # alpha gives this same constant network.
+                path.append(_record(est, alpha, 0, True, np.inf, scored, keep))
+                if keep:
+                    path[-1].estimator.set_params(alpha=float(alpha))
+                continue
+            est.set_params(alpha=float(alpha))
+            epochs, settled = 0, False
+            while epochs < budget.max_epochs and not settled:
+                before = (est.support_.copy(), est.group_norms_.copy())
+                est.fit(Xt, yt, sample_weight=swt)
+                epochs += budget.round_epochs
+                settled = _support_settled(before, est, penalized)
+            exposure += per_epoch * alpha * epochs
+            path.append(_record(est, alpha, epochs, settled, exposure, scored, keep))
+    if keep:
+        for model in path:
+            model.estimator.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs)
+    return path
+
+
+def _penalized(est):
+    from .groups import make_groups
+
+    return make_groups(est.groups, est.n_features_in_, est.group_weights,
+                       getattr(est, "feature_names_in_", None)).penalized
+
+
+def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_estimators=False,
+                n_jobs=None):
+    """Train one warm-started dense-to-sparse path per split: the only (split x alpha) trainer.
+
+    Parameters
+    ----------
+    template : DGatingMLPClassifier or DGatingMLPRegressor
+        Cloned; its ``alpha``, ``warm_start`` and ``max_epochs`` are overridden.
+    X, y, sample_weight : validated arrays (``sample_weight`` may be None)
+    splits : list of (train_rows or None, valid_rows or None)
+        ``None`` train rows: every row, X and y passed to ``fit`` as given.
+    alphas : increasing 1-D array
+    budget : Budget
+    keep_estimators : bool
+        Keep a fitted copy of every model (``dgating_path``); otherwise numpy records only.
+    n_jobs : int or None
+        Splits run in parallel with joblib.
+
+    Returns
+    -------
+    list (one per split) of list (one per alpha) of PathModel
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    return Parallel(n_jobs=n_jobs)(
+        delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators)
+        for train, valid in splits)
+
+
+def warn_unsettled(models, budget):
+    """ConvergenceWarning naming the alphas whose models had not settled, and the budget's parameter."""
+    unsettled = sorted({m.alpha for m in models if not m.settled})
+    if unsettled:
+        warnings.warn(
+            f"{len(unsettled)} path model(s) (alpha={', '.join(f'{a:.3g}' for a in unsettled[:4])}"
+            f"{', ...' if len(unsettled) > 4 else ''}) were still losing features after "
+            f"{budget.max_epochs} epochs (set by {budget.name}); increase {budget.name} "
+            "for a settled selection.", ConvergenceWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------
+# The choice rule
+# --------------------------------------------------------------------------------------
+def one_se_rule(losses, weights=None, eligible=None):
+    """Index of the chosen alpha (increasing grid) by the paired one-standard-error rule.
+
+    ``losses`` has one row per validation row (each scored by the fold model that did
+    not see it) and one column per alpha. The best alpha has the smallest mean loss;
+    the rule takes the largest alpha whose mean loss exceeds the best by at most one
+    standard error of the *paired* per-row differences. Pairing removes the rows'
+    common difficulty, so the SE measures only how much the two models disagree, and
+    scales with the validation noise of the data at hand (unlike a fixed tolerance).
+    Only the ``eligible`` alphas (default: all) can be the best or the chosen one:
+    the caller passes the alphas whose models settled in every fold, since a model
+    still losing features is not the model its alpha leads to (mid-collapse models
+    keep noise columns and were often the "best" by a small margin).
+
+    Returns
+    -------
+    best, chosen : int
+    mean, se : ndarray of shape (n_alphas,)
+        Mean loss and SE of the paired difference against the best (0 at the best).
+    """
+    losses = np.asarray(losses, dtype=float)
+    w = np.ones(len(losses)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    n_eff = 1.0 / np.sum(w**2)
+    mean = w @ losses
+    eligible = np.ones(losses.shape[1], bool) if eligible is None or not np.any(eligible) else eligible
+    best = int(np.flatnonzero(eligible)[np.argmin(mean[eligible])])
+    diff = losses - losses[:, [best]]
+    excess = w @ diff
+    var = w @ (diff - excess) ** 2 * n_eff / max(n_eff - 1.0, 1.0)
+    se = np.sqrt(var / n_eff)
+    ok = np.flatnonzero((excess <= se) & eligible)
+    return best, int(ok.max()), mean, se
+
+
+def make_splits(estimator, X, y, cv, random_state):
+    """Folds of the training rows (stratified for classifiers), shuffled with ``random_state``."""
+    if isinstance(cv, int):
+        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(
+            cv, shuffle=True, random_state=random_state)
+        return list(splitter.split(X, y))
+    return list(check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y))
+
+
+def auto_cv(estimator, y):
+    """Number of folds for ``alpha="auto"``, or 0 when the data is too small to validate on.
+
+    ``AUTO_CV`` folds, fewer when the rows (or the smallest class) cannot fill them
+    with ``MIN_VALID_ROWS`` validation rows (at least 2 per class); below 2 folds
+    there is nothing to validate on.
+    """
+    n = len(y)
+    k = min(AUTO_CV, n // MIN_VALID_ROWS)
+    if is_classifier(estimator):
+        _, counts = np.unique(y, return_counts=True)
+        k = min(k, int(counts.min()) // 2)
+    return k if k >= 2 else 0
+
+
+def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,
+                 budget=None):
+    """Cross-validate a warm path over ``alphas`` and pick one (``selection`` "1se" or "min").
+
+    Returns a dict of numpy arrays (by decreasing alpha) and the chosen values: the
+    record kept as ``alpha_search_`` / ``cv_results_``.
+    """
+    splits = make_splits(template, X, y, cv, random_state)
+    n_train = min(len(train) for train, _ in splits)
+    budget = budget or Budget.for_data(template.max_epochs, steps_per_epoch(n_train, template.batch_size))
+    if alphas is None or isinstance(alphas, (int, np.integer)):
+        grid = alpha_grid_for(template, n_train, AUTO_N_ALPHAS if alphas is None else int(alphas), budget)
+    else:
+        grid = np.sort(np.asarray(alphas, dtype=float))
+    paths = train_paths(template, X, y, sample_weight, splits, grid, budget, n_jobs=n_jobs)
+    order = np.concatenate([valid for _, valid in splits])
+    losses = np.concatenate([np.array([m.valid_losses for m in path]).T for path in paths])
+    weights = None if sample_weight is None else sample_weight[order]
+    settled = np.array([[m.settled for m in path] for path in paths])
+    exposure = np.array([[m.exposure for m in path] for path in paths])
+    n_selected = np.array([[m.n_selected for m in path] for path in paths])
+    # Candidates: models that settled in every fold, after the penalty had time to act
+    # (a model whose support did not change because the penalty has barely started is
+    # dense by lack of steps, not by choice; on wine with probes those dense models
+    # kept every probe and won on log-loss).
+    eligible = settled.all(axis=0) & (exposure.min(axis=0) >= MIN_EXPOSURE)
+    if not np.any(eligible & (n_selected.min(axis=0) > 0)):
+        # No model with features qualifies (too small a budget): every alpha is a
+        # candidate, and the user is told which budget to raise. Otherwise the
+        # unqualified alphas are simply not candidates (one_se_rule).
+        warn_unsettled([m for path in paths for m in path], budget)
+        eligible = np.ones_like(eligible)
+    best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
+    chosen = one_se if selection == "1se" else best
+    scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
+    supports = np.array([[m.support for m in path] for path in paths])    # (n_splits, n_alphas, p)
+    frequency = supports.mean(axis=0)
+    fold_losses = np.array([[np.mean(m.valid_losses) for m in path] for path in paths])
+    # Reported by decreasing alpha, like every path in skdgating (sparse end first):
+    # alpha is the last axis of every array but selection_frequency (its first).
+    down = lambda a: np.flip(a, axis=-1)  # noqa: E731
+    return {
+        "alphas": down(grid),
+        "alpha": float(grid[chosen]),
+        "alpha_min": float(grid[best]),
+        "alpha_1se": float(grid[one_se]),
+        "index": len(grid) - 1 - chosen,
+        "mean_valid_loss": down(mean),
+        "se_valid_loss_diff": down(se),
+        "fold_valid_loss": down(fold_losses),
+        "se_valid_loss_folds": down(fold_losses.std(axis=0) / np.sqrt(len(paths))),
+        "mean_test_score": down(scores.mean(axis=0)),
+        "std_test_score": down(scores.std(axis=0)),
+        "split_test_scores": down(scores),
+        "n_selected": down(n_selected),
+        "mean_n_selected": down(n_selected.mean(axis=0)),
+        "selection_frequency": np.flip(frequency, axis=0),
+        "consensus_support": frequency[chosen] >= 0.5,
+        "settled": down(settled),
+        "exposure": down(exposure),
+        "eligible": down(eligible),
+        "n_epochs": down(np.array([[m.n_epochs for m in path] for path in paths])),
+        "n_splits": len(paths),
+        "budget": (budget.first_epochs, budget.round_epochs, budget.max_epochs),
+        "fold_steps_per_epoch": steps_per_epoch(n_train, template.batch_size),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# alpha="auto"
+# --------------------------------------------------------------------------------------
+def resolved_template(estimator, names):
+    """A clone of ``estimator`` whose ``groups`` use column indices.
+
+    The core trains on validated numpy rows, so groups given by column ``names``
+    (those the caller's ``fit`` saw) are resolved here, once.
+    """
+    from .groups import make_groups
+
+    template = clone(estimator)
+    if estimator.groups is not None and names is not None:
+        groups = make_groups(estimator.groups, len(names), estimator.group_weights, names)
+        template.set_params(groups={name: idx.tolist() for name, idx in zip(groups.names, groups.indices)})
+    return template
+
+
+def split_seed(random_state):
+    """An int for the fold shuffles, drawn as scikit-learn draws seeds."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def fit_auto(estimator, X, y, sample_weight):
+    """``alpha="auto"``: choose alpha on internal folds of (X, y), then fit on all rows.
+
+    Returns ``(final, search)``: the estimator fitted at the chosen float alpha and
+    the record of the search (``alpha_search_``).
+    """
+    from ._validation import check_sample_weight
+
+    template = resolved_template(estimator, getattr(estimator, "feature_names_in_", None)).set_params(alpha=0.0)
+    sw = None if sample_weight is None else check_sample_weight(sample_weight, len(y)) * len(y)
+    k = auto_cv(template, y)
+    if k == 0:
+        grid = alpha_grid_for(template, len(y))[::-1]
+        search = {"alphas": grid, "alpha": float(grid[-1]), "n_splits": 0,
+                  "fallback": (f"{len(y)} rows{' (or a class with fewer than 4)' if is_classifier(template) else ''}"
+                               " are too few to validate a selection: the smallest alpha of the grid, "
+                               "which keeps the features")}
+        final = clone(template).set_params(alpha=search["alpha"]).fit(X, y, sample_weight=sample_weight)
+        return final, search
+    search = choose_alpha(template, X, y, sw, cv=k, alphas=None, selection=AUTO_SELECTION,
+                          random_state=split_seed(estimator.random_state))
+    search["fallback"] = None
+    return fit_final(template, X, y, sample_weight, search), search
+
+
+def fit_final(template, X, y, sample_weight, search):
+    """The model on all rows at the chosen alpha: the same warm path as the folds ran,
+    on every row, up to ``search["alpha"]``, choosing among the consensus columns,
+    then one round at ``alpha=0`` on its support (as the folds' models were scored).
+
+    The path, not a direct fit at alpha, because the folds validated path models: a
+    direct fit trains many more steps at the chosen alpha and drops weak real columns
+    the path models kept (make_classification, 8 of 100 informative: the folds agreed
+    on the 8, a direct fit at their alpha kept 7).
+
+    A column that fewer than half of the folds kept at the chosen alpha is withheld
+    (set to a constant: no gradient reaches its weights, so the penalty drives them
+    to exactly zero and the column is dropped). Columns that survive in one fold only
+    are probes far more often than signal (METHOD.md section 9), and a single
+    network on all rows can keep such a column by chance. Withheld columns keep
+    their place: ``n_features_in_`` and ``coef_`` have every column.
+    """
+    consensus = search.get("consensus_support")
+    if consensus is not None and not consensus.all():
+        X = np.array(X, dtype=np.float64)  # a copy
+        X[:, ~consensus] = 0.0
+    alphas = np.sort(search["alphas"])
+    alphas = alphas[alphas <= search["alpha"]]
+    # The same number of SGD steps per model as on the folds (all rows give more
+    # steps per epoch; the penalty acts per step).
+    ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), template.batch_size)
+    budget = Budget(*(max(1, round(e * ratio)) for e in search["budget"]), name="max_epochs")
+    (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
+    warn_unsettled(path[-1:], budget)
+    final = path[-1].estimator
+    # Ship what was validated: the folds scored each model after one round at
+    # alpha=0 on its support (dropped columns stay exactly zero), so does the final
+    # network. alpha / alpha_ keep the penalty that chose the support.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        final.set_params(warm_start=True, alpha=0.0, max_epochs=budget.round_epochs).fit(
+            X, y, sample_weight=sample_weight)
+    final.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs, alpha=search["alpha"])
+    final.alpha_ = search["alpha"]
+    return final

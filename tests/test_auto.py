@@ -1,0 +1,115 @@
+"""alpha="auto": the MLP estimators choose their own penalty (skdgating._mlp_path)."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
+from skdgating._mlp_path import one_se_rule
+
+from _planted import regression_data
+
+# Small network and budget: the planted support below is found in a few seconds.
+AUTO = dict(hidden_layer_sizes=(16,), max_epochs=40)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    X, y = regression_data(seed=0, n=300, p=8)  # y depends on columns 0, 1, 2 only
+    est = DGatingMLPRegressor(random_state=0, **AUTO).fit(X, y)
+    return est, X, y
+
+
+def test_auto_is_the_default_and_finds_the_planted_support(planted):
+    est, X, y = planted
+    assert DGatingMLPRegressor().get_params()["alpha"] == "auto"
+    np.testing.assert_array_equal(est.selected_features_, [0, 1, 2])
+    search = est.alpha_search_
+    assert est.alpha_ == search["alpha"] and est.alpha_ in search["alphas"]
+    assert np.all(np.diff(search["alphas"]) < 0)  # decreasing, like every path
+    n_alphas = len(search["alphas"])
+    assert search["n_selected"].shape == (search["n_splits"], n_alphas)
+    assert search["selection_frequency"].shape == (n_alphas, 8)
+    assert search["mean_valid_loss"].shape == search["se_valid_loss_diff"].shape == (n_alphas,)
+    # the consensus of the folds at alpha_ is the planted support too
+    np.testing.assert_array_equal(np.flatnonzero(search["consensus_support"]), [0, 1, 2])
+    assert est.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_alpha_refits_to_the_same_support(planted, seed):
+    # alpha_ is a point on a dense-to-sparse path, not a seed's luck: the path over
+    # the recorded grid up to alpha_, trained with other seeds than the search used,
+    # ends at the same columns.
+    est, X, y = planted
+    alphas = est.alpha_search_["alphas"]
+    path = dgating_path(DGatingMLPRegressor(random_state=seed, **AUTO), X, y, alphas=alphas[alphas <= est.alpha_])
+    assert path.alphas[0] == est.alpha_
+    np.testing.assert_array_equal(np.flatnonzero(path.supports[0]), est.selected_features_)
+
+
+def test_one_se_rule_against_hand_computed_values():
+    # oracle: paired differences computed by hand on three alphas (increasing)
+    losses = np.array([[1.0, 1.1, 3.0], [2.0, 1.9, 3.0], [1.0, 1.2, 3.0], [2.0, 1.95, 3.0]])
+    best, chosen, mean, se = one_se_rule(losses)
+    assert best == 0
+    d = losses[:, 1] - losses[:, 0]          # 0.1, -0.1, 0.2, -0.05: mean 0.0375
+    assert se[1] == pytest.approx(d.std(ddof=1) / 2)  # 0.0688 >= 0.0375: within one SE
+    assert chosen == 1
+    # one more row that the sparser model gets wrong by 0.3 puts it outside
+    worse = np.vstack([losses, [1.0, 1.3, 3.0]])
+    assert one_se_rule(worse)[1] == 0
+    np.testing.assert_allclose(mean, losses.mean(axis=0))
+    # an alpha that is not eligible (its models did not settle) is never chosen
+    assert one_se_rule(losses, eligible=np.array([True, False, True]))[1] == 0
+
+
+def test_tiny_data_falls_back_without_error():
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(12, 4), np.array([0, 1] * 6)
+    est = DGatingMLPClassifier(hidden_layer_sizes=(4,), max_epochs=5, random_state=0).fit(X, y)
+    assert "too few" in est.alpha_search_["fallback"]
+    assert est.alpha_ == est.alpha_search_["alphas"].min()
+    assert est.predict(X).shape == (12,)
+
+
+def test_auto_pickles_and_leaves_torch_global_rng_untouched():
+    X, y = regression_data(seed=3, n=80, p=4)
+    state = torch.get_rng_state()
+    est = DGatingMLPRegressor(hidden_layer_sizes=(4,), max_epochs=5, random_state=0).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), state)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    assert again.alpha_search_["alphas"].shape == est.alpha_search_["alphas"].shape
+
+
+def test_bad_alpha_strings_are_refused():
+    X, y = regression_data(n=40, p=4)
+    with pytest.raises(ValueError, match="alpha must be 'auto' or a real number"):
+        DGatingMLPRegressor(alpha="automatic").fit(X, y)
+
+
+def test_empty_model_warning_has_its_own_category_and_paths_silence_it():
+    X, y = regression_data(n=100, p=4)
+    with pytest.warns(EmptyModelWarning, match="removed every feature"):
+        DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=30, alpha=5.0, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyModelWarning)
+        path = dgating_path(DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20, random_state=0),
+                            X, y, alphas=[1e-3, 5.0, 10.0])
+    assert path.n_selected[0] == 0
+
+
+def test_path_convergence_warning_names_the_budget_the_user_set():
+    # one epoch per model cannot settle a path whose alphas remove features: the
+    # warning must name warm_epochs (the budget that ran out), not max_epochs
+    X, y = regression_data(n=200, p=8)
+    template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20, learning_rate="constant",
+                                   random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"after 1 epochs \(set by warm_epochs\)") as record:
+        dgating_path(template, X, y, alphas=np.geomspace(0.01, 0.3, 4), warm_epochs=1)
+    assert not any("max_epochs=" in str(w.message) for w in record)
