@@ -22,6 +22,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
 
 from ._modules import MLP, STACKED_UNGATED_WEIGHTS, UNGATED_WEIGHTS, StackedLoss, StackedMLP
+from ._threads import thread_limits
 
 # Columns below this norm are dropped whatever the relative threshold: on
 # standardized inputs they move no pre-activation beyond float32 rounding, and
@@ -410,6 +411,13 @@ class StackedFit:
         return out if self.y_mean is None else out * self.y_scale + self.y_mean
 
 
+def step_flops(n_features, hidden, n_outputs, batch_size):
+    """Floating-point operations of the largest layer's forward and backward products
+    on one batch (what sizes the thread pools, see :mod:`skdgating._threads`)."""
+    sizes = [int(n_features), *hidden, int(n_outputs)]
+    return 6.0 * batch_size * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_weight=None,
                   feature_names=None, warm_start_from=None):
     """Train K independent D-gated MLPs at once, model ``k`` on rows ``train_masks[k]`` at ``alphas[k]``.
@@ -510,8 +518,11 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
                      iterator_train__seed=int(shuffle_seed),
                      **net_kwargs(params, n_batches, device, STACKED_UNGATED_WEIGHTS))
     net.initialize()
-    net.partial_fit(TensorData(torch.as_tensor(X32).to(device), y_t.to(device),
-                               torch.as_tensor(w, dtype=torch.float32).to(device)))
+    # The K models' products are one batched product each: the pools are sized for K
+    # times a single network's step and restored afterwards (skdgating._threads).
+    with thread_limits(params.get("n_threads"), K * step_flops(n_features, hidden, n_outputs, batch_size)):
+        net.partial_fit(TensorData(torch.as_tensor(X32).to(device), y_t.to(device),
+                                   torch.as_tensor(w, dtype=torch.float32).to(device)))
     losses = np.array(net.history[:, "train_loss"], dtype=float).reshape(-1, K)
     if not np.isfinite(losses).all():
         bad = alphas[~np.isfinite(losses).all(axis=0)]

@@ -50,7 +50,7 @@ from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
 from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, resolve_device, score_classifier,
-                        score_regressor, standardized_float32, weighted_mean_std)
+                        score_regressor, standardized_float32, step_flops, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
@@ -277,13 +277,6 @@ _ATTRS_DOC = """
 
 # Rows per forward call in predict (bounds the memory of the hidden activations).
 _PREDICT_BATCH = 65536
-
-
-def _step_flops(n_features, hidden, n_outputs, batch_size):
-    """Floating-point operations of the largest layer's forward and backward products
-    on one batch (what sizes the thread pools, see :mod:`skdgating._threads`)."""
-    sizes = [int(n_features), *hidden, int(n_outputs)]
-    return 6.0 * batch_size * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def _compact_layers(module):
@@ -528,7 +521,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             # user's global torch RNG is restored on exit. The thread pools are
             # sized for one minibatch step and restored on exit too.
             with (torch.random.fork_rng(devices=cuda_devices),
-                  thread_limits(self.n_threads, _step_flops(n_features, hidden, n_outputs, batch_size))):
+                  thread_limits(self.n_threads, step_flops(n_features, hidden, n_outputs, batch_size))):
                 torch.manual_seed(int(init_seed))
                 net.initialize()
                 if warm_state is not None:
@@ -676,7 +669,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             X_sel *= standardization[1]
         X_sel = X_sel.astype(np.float32)
         widths = [layer.in_features for layer in module if isinstance(layer, torch.nn.Linear)]
-        flops = _step_flops(widths[0], widths[1:], module[-1].out_features, min(len(X_sel), _PREDICT_BATCH))
+        flops = step_flops(widths[0], widths[1:], module[-1].out_features, min(len(X_sel), _PREDICT_BATCH))
         with torch.no_grad(), thread_limits(self.n_threads, flops / 3):
             out = [module(torch.from_numpy(X_sel[start:start + _PREDICT_BATCH]))
                    for start in range(0, len(X_sel), _PREDICT_BATCH)]

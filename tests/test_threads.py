@@ -114,3 +114,25 @@ def test_linear_solver_runs_with_the_requested_pool(monkeypatch, n_threads):
     DGatingGroupLasso(D=2, alpha=0.05, n_threads=n_threads).fit(X, y)
     assert seen == [{n_threads}]
     assert _pool_sizes() == before
+
+
+def test_stacked_training_runs_with_the_requested_pool(monkeypatch):
+    from skdgating._modules import StackedMLP
+    from skdgating._training import train_stacked
+
+    seen = []
+    forward = StackedMLP.forward
+
+    def recording_forward(self, X):
+        seen.append(torch.get_num_threads())
+        return forward(self, X)
+
+    monkeypatch.setattr(StackedMLP, "forward", recording_forward)
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 4)
+    y = X[:, 0] + 0.1 * rng.randn(50)
+    params = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=2, random_state=0, n_threads=2).get_params()
+    torch_before = torch.get_num_threads()
+    train_stacked(X, y, np.ones((2, 50), bool), [0.01, 0.02], params, classification=False)
+    assert seen and set(seen) == {2}
+    assert torch.get_num_threads() == torch_before
