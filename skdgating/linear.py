@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from . import _solvers
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
+from .exceptions import EmptyModelWarning
 from ._validation import (check_D, check_sample_weight, check_scalar, warn_if_badly_scaled,
                           warns_about_scale_once)
 from .groups import make_groups
@@ -177,7 +178,7 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         if groups.penalized.any() and not np.any(self.group_norms_[groups.penalized] > 0):
             warnings.warn(
                 f"alpha={self.alpha:g} removes every penalized group; predictions use the "
-                "intercept (and unpenalized groups) only. Decrease alpha.", UserWarning)
+                "intercept (and unpenalized groups) only. Decrease alpha.", EmptyModelWarning)
 
     def _check_minimum_exists(self, groups, datafit):
         """Warn where the objective has no minimum (the classifier overrides it)."""

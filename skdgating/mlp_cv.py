@@ -27,7 +27,7 @@ __all__ = ["DGatingMLPClassifierCV", "DGatingMLPRegressorCV"]
 # alpha, which is searched, and warm_start / early stopping, which the path drives).
 _NETWORK_PARAMS = ("hidden_layer_sizes", "activation", "D", "l2", "groups", "group_weights", "optimizer",
                    "learning_rate_init", "learning_rate", "momentum", "batch_size", "max_epochs",
-                   "threshold", "standardize", "device", "random_state", "gate_hidden", "alpha_hidden")
+                   "threshold", "standardize", "device", "random_state", "gate_hidden", "alpha_hidden", "n_threads")
 # Fitted attributes of the refitted network that the CV estimator exposes too.
 _COPIED = ("coef_", "intercept_", "support_", "selected_features_", "feature_importances_",
            "group_norms_", "groups_", "n_iter_", "classes_")
@@ -42,7 +42,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
                  group_weights="sqrt_size", optimizer="sgd", learning_rate_init=0.05, learning_rate="cosine",
                  momentum=0.9, batch_size=32, max_epochs=200, threshold=1e-3, standardize=True,
                  device="cpu", random_state=None, gate_hidden=False, alpha_hidden=None, alphas=12, cv=5,
-                 selection="min", n_jobs=None):
+                 selection="min", n_jobs=None, n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.D = D
@@ -65,6 +65,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
         self.cv = cv
         self.selection = selection
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
 
     def _check_search_params(self):
         if self.selection not in ("min", "1se"):
@@ -142,7 +143,7 @@ _CV_DOC = """
     ----------
     hidden_layer_sizes, activation, D, l2, groups, group_weights, optimizer, \
 learning_rate_init, learning_rate, momentum, batch_size, max_epochs, threshold, \
-standardize, device, random_state, gate_hidden, alpha_hidden
+standardize, device, random_state, gate_hidden, alpha_hidden, n_threads
         As in :class:`~skdgating.{model}` (``max_epochs`` is the budget of the
         final network; each path model gets at most half of it).
     alphas : int or array-like, default=12

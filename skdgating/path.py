@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._persistence import VersionedPickleMixin
 from ._validation import (check_D, check_scalar, warn_if_badly_scaled, warns_about_scale_once,
                           without_scale_warning)
+from .exceptions import EmptyModelWarning
 from .groups import make_groups
 from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso, _fit_path, alpha_max
 
@@ -254,7 +255,7 @@ def dgating_path(estimator, X, y, *, alphas=20, eps=1e-3, X_val=None, y_val=None
     fitted = [None] * len(grid)
     with warnings.catch_warnings():
         # empty models at the sparse end of a path are expected there
-        warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
+        warnings.simplefilter("ignore", EmptyModelWarning)
         for i, est in zip(order, _fit_path(clone(estimator), X, y, grid[order], sample_weight)):
             fitted[i] = est
     return _path_result(grid, fitted, scorer, X, y, X_val, y_val, D)
@@ -438,7 +439,7 @@ class _DGatingLinearCV(VersionedPickleMixin, BaseEstimator):
         # (dense to sparse), so the full-data path is replayed up to the chosen alpha.
         if template.D == 2:
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*removes every penalized group.*")
+                warnings.simplefilter("ignore", EmptyModelWarning)
                 return clone(template).set_params(alpha=chosen).fit(X, y, sample_weight=sample_weight)
         grid = alphas[alphas <= chosen]
         return dgating_path(template, X, y, alphas=grid, sample_weight=sample_weight).estimators[0]

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from skdgating import _solvers
+from skdgating import EmptyModelWarning, _solvers
 from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingLogisticGroupLassoCV, dgating_path
 
 rng = np.random.default_rng(0)
@@ -38,11 +38,11 @@ def test_alpha_zero_is_unpenalized_logistic_regression(y):
 
 def test_huge_alpha_warns_and_predicts_the_intercept_only_model():
     for D in (2, 3, 4):
-        with pytest.warns(UserWarning, match="removes every penalized group"):
+        with pytest.warns(EmptyModelWarning, match="removes every penalized group"):
             est = DGatingGroupLasso(alpha=1e6, D=D).fit(X, Y_REG)
         assert est.selected_features_.size == 0 and np.all(est.coef_ == 0)
         np.testing.assert_allclose(est.predict(X), Y_REG.mean())
-        with pytest.warns(UserWarning, match="removes every penalized group"):
+        with pytest.warns(EmptyModelWarning, match="removes every penalized group"):
             clf = DGatingLogisticGroupLasso(alpha=1e6, D=D).fit(X, Y_MULTI)
         prior = np.bincount(Y_MULTI) / len(Y_MULTI)
         np.testing.assert_allclose(clf.predict_proba(X), np.tile(prior, (len(X), 1)), atol=1e-6)
