@@ -140,6 +140,9 @@ def test_demo_runs(runs):
     out = runs[0]["demo"].result()
     assert out.returncode == 0, out.stderr
     assert "selected" in out.stdout and "test accuracy" in out.stdout
+    # the default-environment and pinned timings side by side, and the default MLP call
+    assert "as you run it" in out.stdout and "pinned to 1 thread" in out.stdout
+    assert "DGatingMLPClassifier(D=3).fit(X, y)" in out.stdout and "alpha_ = " in out.stdout
 
 
 def test_select_reports_what_it_left_out_parsed_dropped_and_imputed(frame, runs):
