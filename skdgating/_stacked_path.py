@@ -70,6 +70,8 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
     -------
     list (one per split) of list (one per alpha) of PathModel
     """
+    # The parameter checks the sequential paths get from the estimators' fit.
+    template._check_params()
     classification = is_classifier(template)
     n_rows = len(y)
     classes = None
