@@ -40,7 +40,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 
 from ._mlp_path import PathModel, _row_losses, _support_settled, steps_per_epoch
-from ._training import train_stacked
+from ._threads import thread_limits
+from ._training import step_flops, train_stacked
 from .exceptions import EmptyModelWarning
 from .groups import make_groups
 
@@ -161,6 +162,7 @@ class _Scoring:
 
     def __init__(self, template, X, y, sample_weight, train, valid, classes):
         self.classes = classes
+        self.n_threads = template.n_threads
         self.X, self.y = X[valid], y[valid]
         self.sw = None if sample_weight is None else sample_weight[valid]
         self.y_scale = None
@@ -171,7 +173,12 @@ class _Scoring:
 
     def __call__(self, fit):
         """(validation loss per row, accuracy or R^2) of a StackedFit."""
-        out = fit.decision(self.X)
+        layers = fit.module.layers
+        flops = step_flops(layers[0].in_features, [layer.out_features for layer in layers[:-1]],
+                           layers[-1].out_features, len(self.X))
+        # The pools of the estimators' predict (a forward pass: a third of a step's products).
+        with thread_limits(self.n_threads, flops / 3):
+            out = fit.decision(self.X)
         if self.classes is not None:
             # The estimators' predict_proba: the softmax of the logits.
             out = np.exp(out - out.max(axis=1, keepdims=True))
