@@ -64,6 +64,9 @@ MIN_ROUND_STEPS = 100
 # A path model is a candidate only once the penalty has contracted the gating
 # imbalance by about e (cumulative 4 * lr * alpha * steps / D >= 1).
 MIN_EXPOSURE = 1.0
+# train_paths trains the splits of a search (no estimators kept) as one stacked network
+# (skdgating._stacked_path) where it can; False: one sequential path per split.
+STACK_SPLITS = True
 
 
 @dataclass
@@ -142,13 +145,20 @@ def _per_row_losses(est, X, y, y_scale):
     """Validation loss of every row: log-loss (classifier) or squared error (regressor,
     averaged over outputs, in units of ``y_scale``, the targets' spread on the training rows)."""
     if is_classifier(est):
-        proba = est.predict_proba(X)
-        col = np.searchsorted(est.classes_, y)
-        col = np.minimum(col, len(est.classes_) - 1)
-        p = proba[np.arange(len(y)), col]
-        p = np.where(est.classes_[col] == y, p, 0.0)  # a class unseen in training
+        return _row_losses(est.classes_, est.predict_proba(X), y, None)
+    return _row_losses(None, est.predict(X), y, y_scale)
+
+
+def _row_losses(classes, output, y, y_scale):
+    """:func:`_per_row_losses` from a model's output: class probabilities (``classes``
+    given) or predicted targets."""
+    if classes is not None:
+        col = np.searchsorted(classes, y)
+        col = np.minimum(col, len(classes) - 1)
+        p = output[np.arange(len(y)), col]
+        p = np.where(classes[col] == y, p, 0.0)  # a class unseen in training
         return -np.log(np.clip(p, 1e-15, None))
-    err = (est.predict(X) - y).reshape(len(y), -1) / y_scale
+    err = (output - y).reshape(len(y), -1) / y_scale
     return (err**2).mean(axis=1)
 
 
@@ -267,13 +277,25 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
     keep_estimators : bool
         Keep a fitted copy of every model (``dgating_path``); otherwise numpy records only.
     n_jobs : int or None
-        Splits run in parallel with joblib.
+        Splits run in parallel with joblib (sequential paths only).
+
+    Notes
+    -----
+    Without ``keep_estimators`` (the cross-validated searches) the splits train as one
+    stacked network (:func:`skdgating._stacked_path.stacked_paths`, same grid, rounds
+    and records, the same SGD steps per model) when ``STACK_SPLITS`` is set and the
+    trainer supports the template (:func:`skdgating._stacked_path.stackable`).
 
     Returns
     -------
     list (one per split) of list (one per alpha) of PathModel
     """
     alphas = np.asarray(alphas, dtype=float)
+    if STACK_SPLITS and not keep_estimators:
+        from ._stacked_path import stackable, stacked_paths
+
+        if stackable(template, y, splits):
+            return stacked_paths(template, X, y, sample_weight, splits, alphas, budget)
     return Parallel(n_jobs=n_jobs)(
         delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators)
         for train, valid in splits)

@@ -1,0 +1,192 @@
+"""The per-split warm paths of the MLP path core, trained as one stacked network.
+
+:func:`stacked_paths` is :func:`skdgating._mlp_path._warm_path` run for every split
+at once: at each alpha the splits' models train together in
+:func:`skdgating._training.train_stacked` (K gated MLPs as one vectorized network,
+each weighting only its own training rows), which costs about as much as one
+path instead of one path per split.
+
+What is the same as the sequential paths
+----------------------------------------
+The grid order, the dense start at the first alpha, the rounds at every later
+alpha until :func:`~skdgating._mlp_path._support_settled` or the budget, the
+empty-model shortcut, the relaxed scoring (a copy trained one more round at
+``alpha=0``), and the records (:class:`~skdgating._mlp_path.PathModel`, validation
+losses per row computed by the same function as ``_per_row_losses``). A split whose
+model has settled is *frozen* for the rest of that alpha (it leaves the stack), as
+its sequential path stops training it.
+
+What differs, and why
+---------------------
+The stacked models share minibatches of *all* rows, so an epoch has
+``ceil(n_rows / batch_size)`` steps instead of ``ceil(n_train / batch_size)``. The
+penalty acts per SGD step (the gating imbalance contracts by ``4 lr alpha / D`` per
+step), so every budget is converted to the same number of steps per model (as
+:func:`~skdgating._mlp_path.fit_final` converts it to all rows): the epochs of a
+round are ``round_epochs * fold_steps / stacked_steps``, rounded. ``n_epochs`` is
+reported in the budget's (fold) epochs, ``exposure`` from the steps actually taken.
+Each step sees only the split's rows in the shared batch (about
+``batch_size * n_train / n_rows`` of them), so the data gradient is noisier per
+step than the sequential fit's; the selections agree on planted problems
+(tests/test_stacked_path.py) but are not bit-identical.
+"""
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+
+from ._mlp_path import PathModel, _row_losses, _support_settled, steps_per_epoch
+from ._threads import thread_limits
+from ._training import step_flops, train_stacked
+from .exceptions import EmptyModelWarning
+from .groups import make_groups
+
+
+def stackable(template, y, splits):
+    """Whether :func:`stacked_paths` can train these splits (else the sequential paths run).
+
+    Not with ``gate_hidden`` (``train_stacked`` refuses it), not without validation
+    rows or with one split (nothing to stack), and, for classifiers, not when a
+    split's training rows miss a class (the sequential fit then has fewer outputs).
+    """
+    if template.gate_hidden or len(splits) < 2 or any(t is None or v is None for t, v in splits):
+        return False
+    if is_classifier(template):
+        n_classes = len(np.unique(y))
+        return all(len(np.unique(y[train])) == n_classes for train, _ in splits)
+    return True
+
+
+def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
+    """One warm-started dense-to-sparse path per split, all splits trained as one stacked network.
+
+    Parameters and returned records as :func:`skdgating._mlp_path.train_paths` with
+    ``keep_estimators=False`` (see :func:`stackable` for what it accepts).
+
+    Returns
+    -------
+    list (one per split) of list (one per alpha) of PathModel
+    """
+    # The parameter checks the sequential paths get from the estimators' fit.
+    template._check_params()
+    classification = is_classifier(template)
+    n_rows = len(y)
+    classes = None
+    if classification:
+        classes, y_fit = np.unique(y, return_inverse=True)
+    else:
+        y_fit = y
+    masks = np.zeros((len(splits), n_rows), bool)
+    for k, (train, _) in enumerate(splits):
+        masks[k, train] = True
+    penalized = make_groups(template.groups, X.shape[1], template.group_weights, None).penalized
+    scoring = [_Scoring(template, X, y, sample_weight, train, valid, classes) for train, valid in splits]
+
+    # The same SGD steps per model as on the split's own rows (the penalty acts per step).
+    per_fold = [steps_per_epoch(int(m.sum()), template.batch_size) for m in masks]
+    per_stack = steps_per_epoch(n_rows, template.batch_size)
+    ratio = min(per_fold) / per_stack
+    first_epochs = max(1, round(budget.first_epochs * ratio))
+    round_epochs = max(1, round(budget.round_epochs * ratio))
+    lr = template.learning_rate_init * (0.5 if template.learning_rate == "cosine" else 1.0)
+    exposure_per_epoch = 4.0 * lr * per_stack / template.D
+    params = {**template.get_params(), "early_stopping": False, "verbose": 0, "warm_start": True}
+
+    def train(active, alpha, epochs, start):
+        """Train the splits ``active`` at ``alpha`` for ``epochs`` (stacked) epochs from ``start``."""
+        return train_stacked(X, y_fit, masks[active], np.full(len(active), float(alpha)),
+                             {**params, "max_epochs": epochs}, classification=classification,
+                             sample_weight=sample_weight,
+                             warm_start_from=None if start is None else [start[k] for k in active])
+
+    def record(k, alpha, fit, relaxed, epochs, settled, exposure):
+        model = PathModel(alpha=float(alpha), support=fit.support.copy(), group_norms=fit.group_norms.copy(),
+                          n_selected=int(fit.support.sum()), n_epochs=int(epochs), settled=bool(settled),
+                          exposure=float(exposure))
+        model.valid_losses, model.valid_score = scoring[k](relaxed)
+        return model
+
+    K = len(splits)
+    everyone = list(range(K))
+    paths = [[] for _ in range(K)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", EmptyModelWarning)
+        fits = train(everyone, alphas[0], first_epochs, None)
+        relaxed = train(everyone, 0.0, round_epochs, fits)
+        exposure = [exposure_per_epoch * alphas[0] * first_epochs] * K
+        for k in everyone:
+            paths[k].append(record(k, alphas[0], fits[k], relaxed[k], budget.first_epochs, True, exposure[k]))
+        for alpha in alphas[1:]:
+            alive = [k for k in everyone if np.any(fits[k].group_norms[penalized] > 0)]
+            # Every feature gone: zero columns are absorbing, so every larger alpha gives
+            # this same constant network (and the same relaxed copy).
+            for k in set(everyone) - set(alive):
+                empty = paths[k][-1]
+                paths[k].append(PathModel(alpha=float(alpha), support=empty.support, group_norms=empty.group_norms,
+                                          n_selected=empty.n_selected, n_epochs=0, settled=True,
+                                          exposure=np.inf, valid_losses=empty.valid_losses,
+                                          valid_score=empty.valid_score))
+            if not alive:
+                continue
+            epochs = dict.fromkeys(alive, 0)
+            settled = dict.fromkeys(alive, False)
+            active = list(alive)
+            while active:
+                before = {k: (fits[k].support.copy(), fits[k].group_norms.copy()) for k in active}
+                for k, fit in zip(active, train(active, alpha, round_epochs, fits)):
+                    fits[k] = fit
+                    epochs[k] += budget.round_epochs
+                    settled[k] = _support_settled(before[k], _as_fitted(fit), penalized)
+                # A settled split is frozen (its sequential path stops training it too).
+                active = [k for k in active if not settled[k] and epochs[k] < budget.max_epochs]
+            relaxed = dict(zip(alive, train(alive, 0.0, round_epochs, fits)))
+            for k in alive:
+                rounds = epochs[k] // budget.round_epochs
+                exposure[k] += exposure_per_epoch * alpha * rounds * round_epochs
+                paths[k].append(record(k, alpha, fits[k], relaxed[k], epochs[k], settled[k], exposure[k]))
+    return paths
+
+
+def _as_fitted(fit):
+    """A StackedFit under the fitted attributes' names that ``_support_settled`` reads."""
+    return SimpleNamespace(support_=fit.support, group_norms_=fit.group_norms)
+
+
+class _Scoring:
+    """The validation rows of one split, scored as ``_record`` scores an estimator."""
+
+    def __init__(self, template, X, y, sample_weight, train, valid, classes):
+        self.classes = classes
+        self.n_threads = template.n_threads
+        self.X, self.y = X[valid], y[valid]
+        self.sw = None if sample_weight is None else sample_weight[valid]
+        self.y_scale = None
+        if classes is None:
+            y_train = y[train]
+            y_scale = np.reshape(y_train, (len(y_train), -1)).std(axis=0)
+            self.y_scale = np.where(y_scale > 0, y_scale, 1.0)
+
+    def __call__(self, fit):
+        """(validation loss per row, accuracy or R^2) of a StackedFit."""
+        layers = fit.module.layers
+        flops = step_flops(layers[0].in_features, [layer.out_features for layer in layers[:-1]],
+                           layers[-1].out_features, len(self.X))
+        # The pools of the estimators' predict (a forward pass: a third of a step's products).
+        with thread_limits(self.n_threads, flops / 3):
+            out = fit.decision(self.X)
+        if self.classes is not None:
+            # The estimators' predict_proba: the softmax of the logits.
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+            out /= out.sum(axis=1, keepdims=True)
+            losses = _row_losses(self.classes, out, self.y, None)
+            score = accuracy_score(self.y, self.classes[out.argmax(axis=1)], sample_weight=self.sw)
+        else:
+            pred = out[:, 0] if np.ndim(self.y) == 1 else out
+            losses = _row_losses(None, pred, self.y, self.y_scale)
+            score = r2_score(self.y, pred, sample_weight=self.sw)
+        return losses, float(score)
