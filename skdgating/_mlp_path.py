@@ -9,9 +9,11 @@ One core serves three callers, as ``enet_path`` serves ``Lasso``, ``LassoCV`` an
   ``cv``, ``alphas`` and ``selection``;
 * :func:`skdgating.dgating_path` (MLP estimators) -> :func:`train_paths` on one split.
 
-Every (split x alpha) model is trained by :func:`train_paths`, and by nothing else, so
-that a trainer that stacks the K folds into one vectorized network can replace it
-without touching the callers. The core only uses the estimators' public API
+Every (split x alpha) model is trained by :func:`train_paths`, and by nothing else. In a
+search (no estimators kept) it trains the K folds as one stacked, vectorized network
+(:mod:`skdgating._stacked_path`, on :func:`skdgating._training.train_stacked`), which pays
+the per-step overhead once instead of K times; otherwise, and where the stacked trainer
+cannot (``gate_hidden``), one path per split through the estimators' public API
 (``clone``, ``set_params``, ``fit`` with ``warm_start``, ``predict``/``predict_proba``,
 the fitted attributes).
 
