@@ -201,10 +201,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
         swt = None if sample_weight is None else sample_weight[train]
     scored = None
     if valid is not None:
-        y_scale = None
-        if not is_classifier(template):
-            y_scale = np.reshape(yt, (len(yt), -1)).std(axis=0)
-            y_scale = np.where(y_scale > 0, y_scale, 1.0)
+        y_scale = None if is_classifier(template) else target_scale(yt)
 
         def relax(est):
             # Judge the support, not the shrinkage: a copy trained one more round at
@@ -220,8 +217,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
                                      early_stopping=False, verbose=0)
     # How far the penalty has acted: the imbalance contracts by about
     # exp(-4 * lr * alpha * steps / D) (METHOD.md 5.5; the cosine schedule halves the mean lr).
-    lr = template.learning_rate_init * (0.5 if template.learning_rate == "cosine" else 1.0)
-    per_epoch = 4.0 * lr * steps_per_epoch(len(yt), template.batch_size) / template.D
+    per_epoch = exposure_per_epoch(template, steps_per_epoch(len(yt), template.batch_size))
     exposure = per_epoch * alphas[0] * budget.first_epochs
     path = []
     with warnings.catch_warnings():
@@ -254,6 +250,21 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
         for model in path:
             model.estimator.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs)
     return path
+
+
+def target_scale(y_train):
+    """Standard deviation of each training target (1 where constant): validation
+    losses of regressors are in these units, comparable across folds."""
+    scale = np.reshape(y_train, (len(y_train), -1)).std(axis=0)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def exposure_per_epoch(template, steps):
+    """How far the penalty acts per unit alpha in an epoch of ``steps`` SGD steps: the
+    gating imbalance contracts by about exp(-4 * lr * alpha * steps / D) (METHOD.md 5.5;
+    the cosine schedule halves the mean learning rate)."""
+    lr = template.learning_rate_init * (0.5 if template.learning_rate == "cosine" else 1.0)
+    return 4.0 * lr * steps / template.D
 
 
 def _penalized(est):

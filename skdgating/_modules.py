@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gating import collapse_, dgating_penalty, gate, gate_product, gated_parametrizations
+from .gating import (collapse_, column_scale, dgating_penalty, factor_penalty, gate, gate_product,
+                     gated_parametrizations, penalty_decay)
 
 __all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "STACKED_UNGATED_WEIGHTS", "StackedLoss", "StackedMLP",
            "UNGATED_WEIGHTS"]
@@ -305,7 +306,7 @@ class StackedMLP(nn.Module):
             raise ValueError(f"{len(modules)} models but {len(alphas)} alphas.")
         self.register_buffer("alphas", alphas)
         # Closed-form penalty gradients (see DGate.add_penalty_grad_), per model.
-        per_group = (2.0 / self.D) * alphas[:, None] * self.group_weights.to(alphas.dtype)
+        per_group = penalty_decay(self.group_weights.to(alphas.dtype), alphas[:, None], self.D)
         self.register_buffer("gate_decay", per_group[:, :, None])
         self.register_buffer("omega_decay", per_group[:, self.feature_group][:, None, :])
         self.standardize = x_shift is not None
@@ -316,10 +317,9 @@ class StackedMLP(nn.Module):
 
     def gate_scale(self):
         """Per-column multiplier of every model, shape (K, p)."""
-        prod = gate_product(self.gates)
         if self.one_slice_groups:
-            return prod
-        return torch.where(self.penalized, prod, torch.ones_like(prod))[:, self.feature_group]
+            return gate_product(self.gates)
+        return column_scale(self.gates, self.penalized, self.feature_group)
 
     def first_weight(self):
         """The gated first-layer weights, shape (K, n_hidden_1, p)."""
@@ -350,8 +350,7 @@ class StackedMLP(nn.Module):
         K, G = self.gates.shape[:2]
         omega_sq = torch.zeros(K, G, dtype=self.omega.dtype, device=self.omega.device)
         omega_sq = omega_sq.index_add(1, self.feature_group, (self.omega**2).sum(1))
-        factors = (self.group_weights * (omega_sq + (self.gates**2).sum(-1))).sum(-1)
-        return self.alphas / self.D * factors
+        return factor_penalty(omega_sq, self.gates, self.group_weights, self.alphas, self.D)
 
 
 class StackedLoss(nn.Module):

@@ -39,7 +39,8 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 
-from ._mlp_path import PathModel, _row_losses, _support_settled, steps_per_epoch
+from ._mlp_path import (PathModel, _row_losses, _support_settled, exposure_per_epoch, steps_per_epoch,
+                        target_scale)
 from ._threads import thread_limits
 from ._training import step_flops, train_stacked
 from .exceptions import EmptyModelWarning
@@ -92,8 +93,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
     ratio = min(per_fold) / per_stack
     first_epochs = max(1, round(budget.first_epochs * ratio))
     round_epochs = max(1, round(budget.round_epochs * ratio))
-    lr = template.learning_rate_init * (0.5 if template.learning_rate == "cosine" else 1.0)
-    exposure_per_epoch = 4.0 * lr * per_stack / template.D
+    per_epoch = exposure_per_epoch(template, per_stack)
     params = {**template.get_params(), "early_stopping": False, "verbose": 0, "warm_start": True}
 
     def train(active, alpha, epochs, start):
@@ -118,7 +118,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
         warnings.simplefilter("ignore", EmptyModelWarning)
         fits = train(everyone, alphas[0], first_epochs, None)
         relaxed = train(everyone, 0.0, round_epochs, fits)
-        exposure = [exposure_per_epoch * alphas[0] * first_epochs] * K
+        exposure = [per_epoch * alphas[0] * first_epochs] * K
         for k in everyone:
             paths[k].append(record(k, alphas[0], fits[k], relaxed[k], budget.first_epochs, True, exposure[k]))
         for alpha in alphas[1:]:
@@ -147,7 +147,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
             relaxed = dict(zip(alive, train(alive, 0.0, round_epochs, fits)))
             for k in alive:
                 rounds = epochs[k] // budget.round_epochs
-                exposure[k] += exposure_per_epoch * alpha * rounds * round_epochs
+                exposure[k] += per_epoch * alpha * rounds * round_epochs
                 paths[k].append(record(k, alpha, fits[k], relaxed[k], epochs[k], settled[k], exposure[k]))
     return paths
 
@@ -167,9 +167,7 @@ class _Scoring:
         self.sw = None if sample_weight is None else sample_weight[valid]
         self.y_scale = None
         if classes is None:
-            y_train = y[train]
-            y_scale = np.reshape(y_train, (len(y_train), -1)).std(axis=0)
-            self.y_scale = np.where(y_scale > 0, y_scale, 1.0)
+            self.y_scale = target_scale(y[train])
 
     def __call__(self, fit):
         """(validation loss per row, accuracy or R^2) of a StackedFit."""

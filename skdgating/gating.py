@@ -51,6 +51,8 @@ __all__ = [
     "dgating_penalty",
     "factor_gradients",
     "factor_penalty",
+    "penalty_decay",
+    "column_scale",
     "gate",
     "gate_product",
     "gated_parametrizations",
@@ -71,9 +73,24 @@ def gate_product(gates):
 def factor_penalty(omega_sq, gates, weights, alpha, D):
     r"""The smooth D-Gating penalty :math:`\sum_j \frac{\alpha c_j}{D}(\|\omega_j\|^2 + \sum_d \gamma_{j,d}^2)`.
 
-    ``omega_sq`` holds :math:`\|\omega_j\|^2` per group.
+    ``omega_sq`` holds :math:`\|\omega_j\|^2` per group. Leading axes are models
+    (e.g. ``gates`` of shape (K, n_groups, D-1), ``alpha`` of shape (K,)): one
+    penalty per model.
     """
-    return (alpha / D) * (weights * (omega_sq + (gates**2).sum(-1))).sum()
+    return (alpha / D) * (weights * (omega_sq + (gates**2).sum(-1))).sum(-1)
+
+
+def penalty_decay(weights, alpha, D):
+    r"""Per-group factor of the penalty's gradient: :math:`\partial/\partial\theta = \frac{2\alpha c_j}{D}\theta`
+    for :math:`\theta = \omega_j` or :math:`\gamma_{j,d}` (``alpha`` may carry leading model axes)."""
+    return (2.0 / D) * alpha * weights
+
+
+def column_scale(gates, penalized, feature_group):
+    """Multiplier of every slice: its group's gate product, 1 for ungated groups
+    (leading axes of ``gates`` are models)."""
+    prod = gate_product(gates)
+    return torch.where(penalized, prod, torch.ones_like(prod))[..., feature_group]
 
 
 def induced_penalty(group_norms, weights, alpha, D):
@@ -188,7 +205,7 @@ class DGate(nn.Module):
         # The penalty's gradient in closed form: d/d omega_j = (2 alpha c_j / D) omega_j,
         # d/d gamma_jd = (2 alpha c_j / D) gamma_jd. Non-persistent buffers: they follow
         # .to() but stay out of state_dict.
-        per_group = (2.0 * self.alpha / self.D) * self.weights.to(self.gates.dtype)
+        per_group = penalty_decay(self.weights.to(self.gates.dtype), self.alpha, self.D)
         self.register_buffer("_gate_decay", per_group[:, None].to(self.gates.device), persistent=False)
         self.register_buffer("_omega_decay", per_group[self.feature_group].to(self.gates.device),
                              persistent=False)
@@ -209,7 +226,7 @@ class DGate(nn.Module):
         # The line that gates a weight: w = omega * prod_d gamma_d, per group.
         if self._one_slice_groups:
             return omega * self._broadcast(gate_product(self.gates), omega.ndim)
-        return omega * self._broadcast(self.scale()[self.feature_group], omega.ndim)
+        return omega * self._broadcast(column_scale(self.gates, self.penalized, self.feature_group), omega.ndim)
 
     def add_penalty_grad_(self, omega):
         """Add the gradient of :meth:`penalty` to ``omega.grad`` and ``gates.grad``, in place.

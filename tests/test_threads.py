@@ -78,16 +78,22 @@ def test_thread_limits_applies_and_restores_also_on_error():
     assert _pool_sizes() == before and torch.get_num_threads() == torch_before
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_mlp_trains_and_predicts_with_the_requested_pool(monkeypatch, n_threads):
+def _record_threads(monkeypatch, module_class):
+    """The torch thread count at every forward of ``module_class``, in a list."""
     seen = []
-    forward = MLP.forward
+    forward = module_class.forward
 
     def recording_forward(self, X):
         seen.append(torch.get_num_threads())
         return forward(self, X)
 
-    monkeypatch.setattr(MLP, "forward", recording_forward)
+    monkeypatch.setattr(module_class, "forward", recording_forward)
+    return seen
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_mlp_trains_and_predicts_with_the_requested_pool(monkeypatch, n_threads):
+    seen = _record_threads(monkeypatch, MLP)
     X = np.random.RandomState(0).randn(64, 4)
     y = X[:, 0] + 0.1 * np.random.RandomState(1).randn(64)
     before, torch_before = _pool_sizes(), torch.get_num_threads()
@@ -120,14 +126,7 @@ def test_stacked_training_runs_with_the_requested_pool(monkeypatch):
     from skdgating._modules import StackedMLP
     from skdgating._training import train_stacked
 
-    seen = []
-    forward = StackedMLP.forward
-
-    def recording_forward(self, X):
-        seen.append(torch.get_num_threads())
-        return forward(self, X)
-
-    monkeypatch.setattr(StackedMLP, "forward", recording_forward)
+    seen = _record_threads(monkeypatch, StackedMLP)
     rng = np.random.RandomState(0)
     X = rng.randn(50, 4)
     y = X[:, 0] + 0.1 * rng.randn(50)
