@@ -49,14 +49,28 @@ def _chunks(n):
     return (slice(start, start + _CHUNK_ROWS) for start in range(0, n, _CHUNK_ROWS))
 
 
+def _weights(A, w):
+    """Row weights summing to 1 (equal weights when ``w`` is None: the same
+    arithmetic either way, so weights of ones give exactly the unweighted result)."""
+    return np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
+
+
+def _mean(A, w):
+    return sum(w[rows] @ A[rows].astype(np.float64) for rows in _chunks(len(A)))
+
+
+def _std(var):
+    # A constant column carries no information; scale 1 keeps it finite.
+    std = np.sqrt(var)
+    return np.where(std > 0, std, 1.0)
+
+
 def weighted_mean_std(A, w=None):
     """Column means and standard deviations (1 where a column is constant), in float64."""
-    w = np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
-    mean = sum(w[rows] @ A[rows].astype(np.float64) for rows in _chunks(len(A)))
+    w = _weights(A, w)
+    mean = _mean(A, w)
     var = sum(w[rows] @ np.square(A[rows] - mean) for rows in _chunks(len(A)))
-    std = np.sqrt(var)
-    # A constant column carries no information; scale 1 keeps it finite.
-    return mean, np.where(std > 0, std, 1.0)
+    return mean, _std(var)
 
 
 def standardized_float32(A, mean, scale):
@@ -69,6 +83,27 @@ def standardized_float32(A, mean, scale):
         chunk *= inv_scale
         out[rows] = chunk
     return out
+
+
+def standardize_float32(A, w=None):
+    """``(mean, std, standardized float32 A)``: weighted_mean_std and standardized_float32 in one pass.
+
+    The centred rows are formed once in float64 (so float32 and float64 input of
+    the same values give the same result), feed the variance and are stored in
+    float32; the scaling then runs on the float32 copy. One pass over X fewer
+    than the two functions: the statistics are most of a short fit's fixed cost.
+    """
+    w = _weights(A, w)
+    mean = _mean(A, w)
+    out = np.empty(A.shape, dtype=np.float32)
+    var = np.zeros(A.shape[1])
+    for rows in _chunks(len(A)):
+        centred = A[rows] - mean  # float64
+        var += w[rows] @ np.square(centred)
+        out[rows] = centred
+    std = _std(var)
+    out *= (1.0 / std).astype(np.float32)
+    return mean, std, out
 
 
 class TensorData(torch.utils.data.Dataset):

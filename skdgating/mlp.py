@@ -50,7 +50,8 @@ from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
 from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, resolve_device, score_classifier,
-                        score_regressor, standardized_float32, step_flops, weighted_mean_std)
+                        score_regressor, standardize_float32, standardized_float32, step_flops,
+                        weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
@@ -320,9 +321,9 @@ def _select_inputs(layers, selected):
     """``nn.Sequential`` of the compact layers, its first layer cut to the selected columns.
 
     The other columns are zero in every surviving row (a feature is selected
-    when its group has a nonzero column), so dropping them is exact.
+    when its group has a nonzero column), so dropping them is exact. The layers
+    are taken over, not copied (they are already copies: ``_compact_layers``).
     """
-    layers = [copy.deepcopy(m) for m in layers]
     first = layers[0]
     cols = torch.as_tensor(np.asarray(selected, dtype=np.int64))
     first.weight = torch.nn.Parameter(first.weight.detach()[:, cols].contiguous())
@@ -462,9 +463,11 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         if self.standardize:
             # Standardized once here in float64; predict applies the same map to the
             # selected raw columns afterwards (_forward).
-            X_train = X if valid_idx is None else X[train]
-            x_mean, x_scale = weighted_mean_std(X_train, None if sw is None else sw[train])
-            X = standardized_float32(X, x_mean, x_scale)
+            if valid_idx is None:  # statistics of every row: one pass
+                x_mean, x_scale, X = standardize_float32(X, sw)
+            else:
+                x_mean, x_scale = weighted_mean_std(X[train], None if sw is None else sw[train])
+                X = standardized_float32(X, x_mean, x_scale)
         else:
             X = X.astype(np.float32)  # always a copy: the tensors below share its memory
 
