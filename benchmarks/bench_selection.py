@@ -176,10 +176,12 @@ def check_fold_reproduction():
 
     y = np.arange(90) % 3
     for task, est in (("classification", DGatingMLPClassifier()), ("regression", DGatingMLPRegressor())):
-        assert auto_cv(est, y) == DEFAULT_FIT_FOLDS
+        if auto_cv(est, y) != DEFAULT_FIT_FOLDS:
+            raise RuntimeError(f"alpha='auto' now uses {auto_cv(est, y)} folds: update DEFAULT_FIT_FOLDS")
         theirs = make_splits(est, np.zeros((90, 1)), y, auto_cv(est, y), split_seed(7))
         ours = default_fit_folds(task, y, 7)
-        assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(theirs, ours)), task
+        if not all(np.array_equal(a, b) for (a, _), (b, _) in zip(theirs, ours)):
+            raise RuntimeError(f"default_fit_folds no longer rebuilds the {task} folds of alpha='auto'")
 
 
 def score(task, y, pred):
@@ -536,15 +538,14 @@ def main(argv=None):
               "stg with CV (s) | default / LassoNet path | default / stg grid |")
         print("|---|---|---|---|---|---|---|---|")
         for problem, by_method in time_rows:
-            default = np.mean([t for t, _ in by_method[DEFAULT]])
-            cells = {}
-            for peer in ("LassoNet", "stg"):
-                runs = by_method.get(peer)
-                cells[peer] = (None, None) if not runs else (np.mean([o for _, o in runs]), np.mean([t for t, _ in runs]))
-            fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
-            print(f"| {problem} | {default:.1f} | {fmt(cells['LassoNet'][0])} | {fmt(cells['LassoNet'][1])} | "
-                  f"{fmt(cells['stg'][0])} | {fmt(cells['stg'][1])} | {fmt_ratio(default, cells['LassoNet'][0])} | "
-                  f"{fmt_ratio(default, cells['stg'][0])} |")
+            def mean_time(method, which):  # which: 0 the whole fit, 1 the one path / grid
+                runs = by_method.get(method)
+                return None if not runs else float(np.mean([run[which] for run in runs]))
+
+            default, path, grid = mean_time(DEFAULT, 0), mean_time("LassoNet", 1), mean_time("stg", 1)
+            seconds = [default, path, mean_time("LassoNet", 0), grid, mean_time("stg", 0)]
+            cells = ["-" if v is None else f"{v:.1f}" for v in seconds]
+            print(f"| {problem} | {' | '.join(cells)} | {fmt_ratio(default, path)} | {fmt_ratio(default, grid)} |")
         print("\nTargets: default / LassoNet path <= 1, default / stg grid <= 0.5.\n")
     print("Protocol: stg, LassoNet and L1 choose their strength on the same 3 folds as the default fit (same "
           "splitter and seed) by the same rule (the best mean per-row validation loss); the chosen strength's "
