@@ -9,8 +9,8 @@ standardises numeric columns, fits a D-gated model on 75% of the rows, and print
 alpha it fitted, the selected columns with their importances and the score on the
 held-out 25%. Without ``--alpha`` the library chooses it: the linear model by 5-fold
 cross-validation (1-SE rule), the MLP by its own ``alpha="auto"`` (or, with ``--cv``,
-its cross-validated estimator). Every problem with the input ends with a one-line message and exit
-code 2.
+its cross-validated estimator). Every problem with the input ends with a one-line
+message and exit code 2.
 """
 
 import argparse
