@@ -44,7 +44,7 @@ bench: install
 bench-mlp: install
 	$(PY) -m pip install -q --no-deps stg==0.1.2 lassonet==0.0.21
 	$(PY) -m pip install -q h5py
-	$(PY) benchmarks/bench_mlp_selection.py
+	$(PY) benchmarks/bench_selection.py
 	$(PY) benchmarks/bench_mlp_overhead.py
 
 bench-compaction: install

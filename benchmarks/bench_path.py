@@ -9,11 +9,11 @@ times round-robin (``_timing.py``) in the default environment and under one thre
 
 MLP (issue #4): the warm-started ``dgating_path`` of the D-gated MLP (D=3 and
 D=4) against LassoNet's path (``LassoNetClassifier/Regressor.path``) on the two
-selection problems of ``bench_mlp_selection.py`` (same data, standardization,
+selection problems of ``_path_problems.py`` (same data, standardization,
 75/25 split; each path is fitted on the same 75% of the training part, with
 the other 25% as its validation data: skdgating scores it, LassoNet early-stops
 on it). The skdgating path and its settings are those of
-``bench_mlp_selection.py`` (20 alphas, ``alpha_max * geomspace(1/100, 1/3)``,
+``_path_problems.py`` (20 alphas, ``alpha_max * geomspace(1/100, 1/3)``,
 60 + 15 epochs per alpha); LassoNet uses hidden_dims=(64,) and
 path_multiplier=1.05, as there, otherwise its defaults. On each path the first
 model (in the order it is trained, dense to sparse) with at most the true
@@ -23,7 +23,7 @@ skdgating's by replaying the path on the grid prefix up to that alpha (the fits
 are seeded, so the replay gives the same models; checked). Whole-path times are
 reported too. Times are medians over ``--mlp-repeats`` runs.
 
-``--emulate-warm-start-fix``: see ``bench_mlp_selection.py`` (the MLP part only).
+``--emulate-warm-start-fix``: see ``_path_problems.py`` (the MLP part only).
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/bench_path.py [--repeats 5] [--mlp-repeats 3]
       [--part linear mlp] [--emulate-warm-start-fix]
@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 
-# bench_mlp_selection.py (same folder) holds the MLP problems, path settings and peers.
+# _path_problems.py (same folder) holds the MLP problems and path settings.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -54,7 +54,7 @@ def linear_path(repeats):
 # --------------------------------------------------------------------------------------
 def _lassonet_path(task, X_a, y_a, X_v, y_v, k):
     """LassoNet's path with a timestamp per model; returns the first model with <= k features."""
-    from bench_mlp_selection import lassonet_estimator
+    from _path_problems import lassonet_estimator
 
     model = lassonet_estimator(task, path_multiplier=1.05)
     stamps = []
@@ -74,7 +74,7 @@ def _lassonet_path(task, X_a, y_a, X_v, y_v, k):
 
 
 def _skdgating_path(task, X_a, y_a, X_v, y_v, D, k):
-    import bench_mlp_selection as B
+    import _path_problems as B
 
     start = time.perf_counter()
     alphas = B.path_alphas(task, X_a, y_a, B.PATH)
@@ -96,7 +96,7 @@ def _skdgating_path(task, X_a, y_a, X_v, y_v, D, k):
 
 
 def mlp_paths(repeats, title_note=""):
-    import bench_mlp_selection as B
+    import _path_problems as B
 
     for task in ("classification", "regression"):
         X_tr, X_te, y_tr, y_te, informative = B.load(task, 2000)
@@ -157,7 +157,7 @@ def main():
     parser.add_argument("--mlp-repeats", type=int, default=3, help="MLP part")
     parser.add_argument("--part", nargs="*", choices=["linear", "mlp"], default=["linear", "mlp"])
     parser.add_argument("--emulate-warm-start-fix", action="store_true",
-                        help="patch the library's MLP warm start in this process (bench_mlp_selection.py)")
+                        help="patch the library's MLP warm start in this process (_path_problems.py)")
     args = parser.parse_args()
     if "linear" in args.part:
         with warnings.catch_warnings():
@@ -166,7 +166,7 @@ def main():
     if "mlp" in args.part:
         import torch
 
-        import bench_mlp_selection as B
+        import _path_problems as B
 
         torch.set_num_threads(1)
         title_note = ""

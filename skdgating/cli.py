@@ -7,8 +7,10 @@ numbers, one-hot encodes categorical columns (the dummies of one column form one
 group, so a feature enters or leaves as a whole), imputes missing values and
 standardises numeric columns, fits a D-gated model on 75% of the rows, and prints the
 alpha it fitted, the selected columns with their importances and the score on the
-held-out 25%. Every problem with the input ends with a one-line message and exit
-code 2.
+held-out 25%. Without ``--alpha`` the library chooses it: the linear model by 5-fold
+cross-validation (1-SE rule), the MLP by its own ``alpha="auto"`` (or, with ``--cv``,
+its cross-validated estimator). Every problem with the input ends with a one-line
+message and exit code 2.
 """
 
 import argparse
@@ -26,8 +28,8 @@ __all__ = ["main"]
 
 # The MLP's learning rate is halved at most this often when its training diverges.
 MAX_HALVINGS = 3
-MLP_ALPHAS = [1e-3, 3e-3, 1e-2, 3e-2]
 LINEAR_N_ALPHAS = 20
+LINEAR_CV = 5
 
 
 def demo(args):
@@ -154,7 +156,7 @@ def _preprocessor(X):
     for name, _, columns in transformer.transformers_:
         if name == "num":
             labels += list(columns)
-        elif name == "cat":
+        elif name == "cat" and len(columns):  # no categorical column: the encoder is never fitted
             encoder = transformer.named_transformers_["cat"][-1]
             for column, cats in zip(columns, encoder.categories_):
                 labels += [column] * len(cats)
@@ -181,8 +183,15 @@ class _FoldProgress:
                         desc="cross-validating", unit="fold", disable=not self.show, file=sys.stderr)
 
 
+def _alpha_text(est):
+    """The alpha an MLP fit was asked for: a number, "auto", or chosen by its CV."""
+    alpha = getattr(est, "alpha", None)
+    return f"{alpha:g}" if isinstance(alpha, (int, float)) else "auto" if alpha == "auto" else "chosen by CV"
+
+
 def _fit_mlp(est, X, y):
-    """Fit an MLP; when its training diverges, halve ``learning_rate_init`` and retry.
+    """Fit an MLP (or its alpha search); when its training diverges, halve
+    ``learning_rate_init`` and retry.
 
     Returns the fitted estimator (with the learning rate that worked).
     """
@@ -194,51 +203,16 @@ def _fit_mlp(est, X, y):
                 raise
             lr = est.learning_rate_init
             if halvings == MAX_HALVINGS:
-                raise InputError(f"the MLP's training diverged (alpha={est.alpha:g}) even at --learning-rate "
-                                 f"{lr:g}, after halving it {MAX_HALVINGS} times: lower --learning-rate "
-                                 "or --alpha") from None
-            print(f"skdgating: the MLP's training diverged at learning rate {lr:g} (alpha={est.alpha:g}); "
+                raise InputError(f"the MLP's training diverged (alpha={_alpha_text(est)}) even at "
+                                 f"--learning-rate {lr:g}, after halving it {MAX_HALVINGS} times: lower "
+                                 "--learning-rate or --alpha") from None
+            print(f"skdgating: the MLP's training diverged at learning rate {lr:g} (alpha={_alpha_text(est)}); "
                   f"retrying with {lr / 2:g}", file=sys.stderr)
             est.set_params(learning_rate_init=lr / 2)
 
 
-class _MLPAlphaSearch:
-    """Choose the MLP's alpha by K-fold CV with a progress bar over the fits, then refit.
-
-    (GridSearchCV does the same without a progress bar or the retries of ``_fit_mlp``.)
-    A learning rate lowered after a divergence is kept for the fits that follow.
-    """
-
-    def __init__(self, estimator, alphas, cv, progress):
-        self.estimator, self.alphas, self.cv, self.progress = estimator, alphas, cv, progress
-
-    def fit(self, X, y):
-        from sklearn.base import clone, is_classifier
-        from sklearn.model_selection import check_cv
-        from tqdm.auto import tqdm
-
-        folds = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y))
-        template = clone(self.estimator).set_params(verbose=0)
-        scores = np.zeros(len(self.alphas))
-        with tqdm(total=len(self.alphas) * len(folds) + 1, desc="choosing alpha", unit="fit",
-                  disable=not self.progress, file=sys.stderr) as bar:
-            for i, alpha in enumerate(self.alphas):
-                for train, test in folds:
-                    model = _fit_mlp(clone(template).set_params(alpha=alpha), X[train], y[train])
-                    template.set_params(learning_rate_init=model.learning_rate_init)
-                    scores[i] += model.score(X[test], y[test]) / len(folds)
-                    bar.update()
-            self.alpha_ = self.alphas[int(np.argmax(scores))]
-            self.best_estimator_ = _fit_mlp(clone(template).set_params(alpha=self.alpha_), X, y)
-            bar.update()
-        return self
-
-    def score(self, X, y):
-        return self.best_estimator_.score(X, y)
-
-
 def _model(args, task, labels, y):
-    """The estimator to fit: cross-validated over alpha unless --alpha is given."""
+    """The estimator to fit: its alpha given, or chosen by the library's own search."""
     from sklearn.model_selection import check_cv
 
     from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
@@ -252,17 +226,21 @@ def _model(args, task, labels, y):
             return Est(groups=groups, D=args.D, alpha=args.alpha, random_state=0)
         Est = DGatingLogisticGroupLassoCV if classification else DGatingGroupLassoCV
         # the same folds as cv=args.cv, shown as they are done
-        folds = _FoldProgress(check_cv(args.cv, y, classifier=classification), show=not args.quiet)
+        folds = _FoldProgress(check_cv(args.cv or LINEAR_CV, y, classifier=classification), show=not args.quiet)
         # the sparsest model within one standard error of the best (glmnet's lambda.1se)
         return Est(groups=groups, D=args.D, alphas=LINEAR_N_ALPHAS, cv=folds, selection="1se", random_state=0)
     from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
+    from .mlp_cv import DGatingMLPClassifierCV, DGatingMLPRegressorCV
 
+    params = dict(groups=groups, D=args.D, random_state=0)
+    params.update({name: value for name, value in [("learning_rate_init", args.learning_rate),
+                                                   ("max_epochs", args.max_epochs)] if _given(value)})
+    if args.cv is not None:  # K-fold search of the CV estimator
+        return (DGatingMLPClassifierCV if classification else DGatingMLPRegressorCV)(cv=args.cv, **params)
     Est = DGatingMLPClassifier if classification else DGatingMLPRegressor
-    est = Est(groups=groups, D=args.D, learning_rate_init=args.learning_rate, max_epochs=args.max_epochs,
-              random_state=0, verbose=0 if args.quiet else 1)
-    if args.alpha is not None:
-        return est.set_params(alpha=args.alpha)
-    return _MLPAlphaSearch(est, MLP_ALPHAS, args.cv, progress=not args.quiet)
+    # alpha="auto" (the default): chosen on internal folds of the training rows
+    return Est(**params, alpha="auto" if args.alpha is None else args.alpha,
+               verbose=0 if args.quiet or args.alpha is None else 1)
 
 
 def _fit(model, X, y, args):
@@ -274,7 +252,6 @@ def _fit(model, X, y, args):
     """
     from sklearn.exceptions import ConvergenceWarning
 
-    from .linear import DGatingGroupLasso, DGatingLogisticGroupLasso
     from .path import DGatingGroupLassoCV, DGatingLogisticGroupLassoCV
 
     with warnings.catch_warnings(record=True) as caught:
@@ -284,11 +261,16 @@ def _fit(model, X, y, args):
             # refitted at alpha_1se_ (selection="1se"); alpha_ scored best
             fitted, how = model.estimator_, (f"1-SE rule of {model.cv.get_n_splits()}-fold CV; "
                                              f"best mean CV score at alpha_min={model.alpha_:.6g}")
-        elif isinstance(model, _MLPAlphaSearch):
-            fitted = model.fit(X, y).best_estimator_
-            how = f"best of {', '.join(map(str, model.alphas))} by {model.cv}-fold CV"
-        elif isinstance(model, (DGatingGroupLasso, DGatingLogisticGroupLasso)):
+        elif args.model == "linear":
             fitted, how = model.fit(X, y), "given"
+        elif hasattr(model, "cv"):  # an MLP CV estimator (--cv)
+            fitted = _fit_mlp(model, X, y).estimator_
+            how = f"best mean validation loss of {model.cv}-fold CV"
+        elif model.alpha == "auto":
+            fitted = _fit_mlp(model, X, y)
+            search = fitted.alpha_search_
+            how = (f'alpha="auto": best mean validation loss on {search["n_splits"]} internal folds'
+                   if search.get("fallback") is None else f'alpha="auto": {search["fallback"]}')
         else:
             fitted, how = _fit_mlp(model, X, y), "given"
     if any(issubclass(w.category, ConvergenceWarning) and "max_epochs" in str(w.message) for w in caught):
@@ -323,9 +305,12 @@ def select(args):
     Xt_train, Xt_test = transformer.transform(X_train), transformer.transform(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     model = _model(args, task, labels, y_train)
-    if args.model == "linear" and args.alpha is None and not args.quiet:
-        print(f"choosing alpha by {args.cv}-fold cross-validation over {LINEAR_N_ALPHAS} values "
-              f"(linear, D={args.D}, {len(Xt_train)} rows, {Xt_train.shape[1]} encoded columns)", file=sys.stderr)
+    mlp = args.model == "mlp"
+    if args.alpha is None and not args.quiet:
+        search = (f"by {args.cv or LINEAR_CV}-fold cross-validation over {LINEAR_N_ALPHAS} values" if not mlp
+                  else f"by {args.cv}-fold cross-validation" if args.cv else 'on internal folds (alpha="auto")')
+        print(f"choosing alpha {search} ({args.model}, D={args.D}, {len(Xt_train)} rows, "
+              f"{Xt_train.shape[1]} encoded columns)", file=sys.stderr)
     t0 = time.perf_counter()
     fitted, how = _fit(model, Xt_train, y_train, args)
     elapsed = time.perf_counter() - t0
@@ -336,9 +321,8 @@ def select(args):
         mask = labels == column
         if np.any(np.asarray(fitted.support_)[mask]):
             chosen[str(column)] = float(np.sqrt(np.sum(importance[mask] ** 2)))
-    alpha = float(fitted.alpha)  # the alpha of the model that was fitted and is reported
+    alpha = float(getattr(fitted, "alpha_", fitted.alpha))  # the alpha of the model fitted and reported
     score_name = "accuracy" if task == "classification" else "R^2"
-    mlp = args.model == "mlp"
     lr = f", learning rate {fitted.learning_rate_init:g}" if mlp else ""
     print(f"{task}: {args.model} model, D={args.D}, alpha={alpha:.6g} ({how}){lr}, fitted in {elapsed:.1f} s")
     left_out = f" ({len(table.left_out)} left out)" if table.left_out else ""
@@ -408,6 +392,23 @@ def _separator(text):
     return text
 
 
+class _MLPDefault:
+    """An option left at the MLP's own default, shown by ``--help`` (``str``) without
+    importing the MLP (and torch) for the runs that never use it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        from .mlp import DGatingMLPRegressor
+
+        return str(DGatingMLPRegressor().get_params()[self.name])
+
+
+def _given(value):
+    return not isinstance(value, _MLPDefault)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), like every other input problem."""
 
@@ -416,9 +417,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    from .mlp import DGatingMLPRegressor
-
-    mlp_defaults = DGatingMLPRegressor().get_params()
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = _Parser(prog="skdgating", description="D-Gating feature selection.", formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -438,29 +436,30 @@ def _parser():
     p_sel.add_argument("--D", type=_number(int, 2), default=3, help="gating depth, >= 2 (2 = group lasso)")
     how = p_sel.add_mutually_exclusive_group()
     how.add_argument("--alpha", type=_number(float, 0.0), help="penalty strength; None: chosen by --cv")
-    how.add_argument("--cv", type=_number(int, 2), default=5,
-                     help="folds to choose alpha by cross-validation (linear: 1-SE rule)")
+    how.add_argument("--cv", type=_number(int, 2),
+                     help=f"folds to choose alpha by cross-validation (linear: 1-SE rule; mlp: the best mean "
+                          f"validation loss); None: {LINEAR_CV} folds for linear, the MLP's alpha='auto' "
+                          "(internal folds) for mlp")
     p_sel.add_argument("--learning-rate", type=_number(float, 0.0, low_inclusive=False),
-                       default=mlp_defaults["learning_rate_init"],
+                       default=_MLPDefault("learning_rate_init"),
                        help=f"--model mlp: initial SGD learning rate; halved up to {MAX_HALVINGS} times "
                             "if the training diverges")
-    p_sel.add_argument("--max-epochs", type=_number(int, 1), default=mlp_defaults["max_epochs"],
+    p_sel.add_argument("--max-epochs", type=_number(int, 1), default=_MLPDefault("max_epochs"),
                        help="--model mlp: training epochs of each fit")
     p_sel.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
                        help="auto: classes for text/boolean or few distinct integers, else regression")
     p_sel.add_argument("--out", help="write the selection as JSON to this file")
     p_sel.add_argument("--quiet", action="store_true", help="no progress bars")
     p_sel.set_defaults(func=select)
-    return parser, mlp_defaults
+    return parser
 
 
 def main(argv=None):
     """Run the command line; returns the exit code (errors in the input exit with 2)."""
-    parser, mlp_defaults = _parser()
+    parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "select" and args.model == "linear" and (
-            args.learning_rate != mlp_defaults["learning_rate_init"]
-            or args.max_epochs != mlp_defaults["max_epochs"]):
+    if args.command == "select" and args.model == "linear" and (_given(args.learning_rate)
+                                                                or _given(args.max_epochs)):
         parser.exit(2, "skdgating: error: --learning-rate and --max-epochs apply to --model mlp only\n")
     try:
         return args.func(args)

@@ -279,9 +279,9 @@ def _reuse(previous, alpha):
 
 
 def _is_mlp(estimator):
-    from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
-
-    return isinstance(estimator, (DGatingMLPClassifier, DGatingMLPRegressor))
+    # Without skdgating.mlp loaded no MLP exists, and the linear paths stay torch-free.
+    mlp = sys.modules.get(f"{__package__}.mlp")
+    return mlp is not None and isinstance(estimator, (mlp.DGatingMLPClassifier, mlp.DGatingMLPRegressor))
 
 
 def _mlp_path_estimators(estimator, X, y, grid, sample_weight, warm_epochs):

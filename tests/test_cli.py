@@ -1,8 +1,9 @@
-"""The command line, end to end in a subprocess, on small CSV files the tests write.
+"""The command line, on small CSV files the tests write.
 
-Every ``python -m skdgating`` process pays the package import (torch included, about
-3 s of CPU), so the ``runs`` fixture starts all independent runs at once, a few at a
-time, and each test waits for the ones it checks.
+The fits run end to end in a subprocess (``python -m skdgating``); the ``runs``
+fixture starts all independent ones at once, a few at a time, and each test waits for
+the ones it checks. Input problems, ``--version`` and ``--help`` stop before any fit
+and run in this process (no interpreter start-up per case).
 """
 
 import json
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from skdgating import __version__
+from skdgating.cli import main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 SIGNAL = {"age", "income", "color"}
@@ -27,6 +29,16 @@ UNUSABLE = {"customer_id", "row", "account_id", "country", "comment", "rating"}
 def run(*args):
     return subprocess.run([sys.executable, "-m", "skdgating", *map(str, args)], capture_output=True, text=True,
                           env=ENV, timeout=300)
+
+
+def run_here(capsys, args):
+    """The command line in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def reported_selection(stdout):
@@ -92,7 +104,7 @@ def latin1_semicolon_csv(frame, tmp_path_factory):
 
 
 # Input problems: (arguments, a part of the one-line message). "{csv}", "{semi}" and
-# "{tmp}" are the files and the directory of the ``runs`` fixture.
+# "{tmp}" are the files and the directory of the ``problem_paths`` fixture.
 INPUT_PROBLEMS = [
     (["select", "{tmp}", "--target", "price"], "is a directory"),
     (["select", "{tmp}/missing.csv", "--target", "price"], "no such file"),
@@ -114,10 +126,10 @@ INPUT_PROBLEMS = [
 def runs(frame, csv, latin1_semicolon_csv, tmp_path_factory):
     """Start every independent run at once (3 at a time); name -> future of its CompletedProcess."""
     tmp = tmp_path_factory.mktemp("runs")
-    frame[["customer_id", "country", "price"]].to_csv(tmp / "ids.csv", index=False)
     specs = {
-        "mlp cv": ["select", csv, "--target", "price", "--model", "mlp", "--cv", "2", "--max-epochs", "20",
-                   "--learning-rate", "0.2", "--out", tmp / "mlp.json"],
+        "mlp auto": ["select", csv, "--target", "price", "--model", "mlp", "--out", tmp / "mlp.json"],
+        "mlp cv": ["select", csv, "--target", "price", "--model", "mlp", "--cv", "2", "--max-epochs", "40",
+                   "--out", tmp / "mlp_cv.json", "--quiet"],
         "demo": ["demo"],
         "linear cv": ["select", csv, "--target", "price", "--out", tmp / "cv.json"],
         "latin-1": ["select", latin1_semicolon_csv, "--target", "label", "--encoding", "latin-1", "--D", "2",
@@ -126,12 +138,7 @@ def runs(frame, csv, latin1_semicolon_csv, tmp_path_factory):
                       "--learning-rate", "1.6", "--max-epochs", "20", "--quiet"],
         "mlp epochs": ["select", csv, "--target", "price", "--model", "mlp", "--alpha", "0.1", "--learning-rate",
                        "0.2", "--max-epochs", "15", "--quiet"],
-        "version": ["--version"],
-        "help": ["select", "--help"],
     }
-    paths = {"csv": csv, "semi": latin1_semicolon_csv, "tmp": tmp}
-    for i, (args, _) in enumerate(INPUT_PROBLEMS):
-        specs[f"problem {i}"] = [a.format(**paths) for a in args]
     with ThreadPoolExecutor(max_workers=3) as pool:
         yield {name: pool.submit(run, *args) for name, args in specs.items()}, tmp
 
@@ -216,15 +223,28 @@ def test_mlp_divergence_is_retried_at_half_the_learning_rate(csv, runs):
     assert result.findall(out.stdout) == result.findall(fresh.stdout)
 
 
-def test_select_with_the_mlp_shows_progress_and_ranks_the_signal_first(runs):
+def test_the_mlp_chooses_alpha_itself_and_reports_the_fitted_one(runs):
+    out = runs[0]["mlp auto"].result()
+    assert out.returncode == 0, out.stderr
+    assert 'choosing alpha on internal folds (alpha="auto") (mlp, D=3' in out.stderr
+    printed = re.search(r'alpha=(\S+) \(alpha="auto": best mean validation loss on 3 internal folds\)', out.stdout)
+    result = json.loads((runs[1] / "mlp.json").read_text())
+    # the reported alpha is the fitted model's alpha_, in the JSON under the same key
+    assert printed and float(printed.group(1)) == pytest.approx(result["alpha"], rel=1e-5) and result["alpha"] > 0
+    assert result["alpha_chosen_by"].startswith('alpha="auto"')
+    # the planted support, and no noise column
+    assert {s["column"] for s in result["selected"]} == SIGNAL
+    assert set(reported_selection(out.stdout)) == SIGNAL and result["test_score"] > 0.8
+
+
+def test_the_mlp_with_cv_uses_the_cross_validated_estimator(runs):
     out = runs[0]["mlp cv"].result()
     assert out.returncode == 0, out.stderr
-    assert "choosing alpha" in out.stderr and "9/9" in out.stderr  # 4 alphas x 2 folds + the refit
-    importance = {s["column"]: s["importance"] for s in json.loads((runs[1] / "mlp.json").read_text())["selected"]}
-    # 20 epochs are too few to prune every noise column (the MLP needs
-    # steps * learning_rate * alpha / D >> 1), not to rank them
-    assert SIGNAL <= set(importance)
-    assert min(importance[c] for c in SIGNAL) > 20 * max([importance.get(c, 0.0) for c in NOISE])
+    assert "(best mean validation loss of 2-fold CV)" in out.stdout
+    result = json.loads((runs[1] / "mlp_cv.json").read_text())
+    # selection="min": the fitted alpha is the best-scoring one; the 1-SE alpha is recorded too
+    assert result["alpha"] == result["alpha_min"] and result["alpha_1se"] >= result["alpha_min"]
+    assert SIGNAL <= {s["column"] for s in result["selected"]}
 
 
 def test_an_mlp_stopped_by_max_epochs_names_the_option(runs):
@@ -235,20 +255,28 @@ def test_an_mlp_stopped_by_max_epochs_names_the_option(runs):
                                   "--max-epochs 15 ran out; raise --max-epochs for a stable selection")
 
 
-def test_version_and_help_with_defaults(runs):
-    version, helped = runs[0]["version"].result(), runs[0]["help"].result()
-    assert version.returncode == 0 and version.stdout.strip() == f"skdgating {__version__}"
-    assert helped.returncode == 0
-    text = " ".join(helped.stdout.split())
-    for default in ["--cv CV folds", "(default: 5)", "(default: utf-8)", "(default: linear)", "(default: 3)",
-                    "(default: 0.05)", "(default: 200)"]:
+def test_version_and_help_with_defaults(capsys):
+    code, out, _ = run_here(capsys, ["--version"])
+    assert code == 0 and out.strip() == f"skdgating {__version__}"
+    code, out, _ = run_here(capsys, ["select", "--help"])
+    assert code == 0
+    text = " ".join(out.split())
+    for default in ["--cv CV folds", "None: 5 folds for linear", "(default: utf-8)", "(default: linear)",
+                    "(default: 3)", "(default: 0.05)", "(default: 200)"]:
         assert default in text, default
 
 
+@pytest.fixture(scope="module")
+def problem_paths(csv, latin1_semicolon_csv, frame, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("problems")
+    frame[["customer_id", "country", "price"]].to_csv(tmp / "ids.csv", index=False)
+    return {"csv": csv, "semi": latin1_semicolon_csv, "tmp": tmp}
+
+
 @pytest.mark.parametrize("i", range(len(INPUT_PROBLEMS)), ids=[m[:30] for _, m in INPUT_PROBLEMS])
-def test_every_input_problem_is_one_line_and_exit_code_2(runs, i):
-    out = runs[0][f"problem {i}"].result()
+def test_every_input_problem_is_one_line_and_exit_code_2(problem_paths, capsys, i):
+    code, _, err = run_here(capsys, [a.format(**problem_paths) for a in INPUT_PROBLEMS[i][0]])
     # (the MLP reports each retry at a halved learning rate before it gives up)
-    lines = [line for line in out.stderr.strip().splitlines() if "retrying with" not in line]
-    assert out.returncode == 2, out.stderr
-    assert INPUT_PROBLEMS[i][1] in out.stderr and len(lines) == 1 and lines[0].startswith("skdgating")
+    lines = [line for line in err.strip().splitlines() if "retrying with" not in line]
+    assert code == 2, err
+    assert INPUT_PROBLEMS[i][1] in err and len(lines) == 1 and lines[0].startswith("skdgating")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..gating import balanced_factors, factor_gradients, factor_penalty, gate_product
+from .._gating_formulas import balanced_factors, factor_gradients, factor_penalty, gate_product
 
 
 class Subproblem:
