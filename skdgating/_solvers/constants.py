@@ -64,6 +64,23 @@ POLISH_TRIES = 3
 PROGRESS_STEPS = 5
 COLLAPSE = 0.1
 
+# --- D=2 block coordinate descent (single-output datafits; :mod:`.bcd`) --------------
+# Anderson extrapolation from the last ANDERSON_MEMORY BCD epochs, as skglm and celer
+# (both use 5): more memory fits the early, non-linear epochs badly.
+ANDERSON_MEMORY = 5
+# Gram form (an m x m Hessian, O(m |g|) per group update) when n_samples exceeds
+# GRAM_ROWS_PER_COLUMN times the working set's columns, residual form (O(n |g|) per
+# update, no m x m matrix) otherwise. Tuned.
+GRAM_ROWS_PER_COLUMN = 2
+# A working set's model is solved to INNER_TOL_FRACTION times the current violation
+# (celer uses 0.3 of the duality gap): an inexact model solve costs an outer step less
+# than a tight one on a provisional working set.
+INNER_TOL_FRACTION = 0.3
+# Caps that only stop a diverging run (a solve that reaches one warns through the
+# outer loop's own test): BCD epochs per model, proximal Newton steps per working set.
+MAX_EPOCHS = 20_000
+MAX_PROX_NEWTON = 50
+
 # --- linear algebra ----------------------------------------------------------------
 # Least squares caches the working-set columns and their Gram matrix along a fit
 # and a path, up to this many entries (n_samples x cached columns), about 400 MB.

@@ -23,6 +23,9 @@ The interface every datafit declares (the drivers use nothing else):
     the model's intercept at the solution, shape ``(K,)``.
 ``ridge_target()``
     the target of the ridge fit that starts ``D>=3``, shape ``(n, K)``.
+``sample_curvature(z)`` (single-output datafits, those with ``has_hessian``)
+    the ``s``-weighted second derivative of the loss in the linear predictor ``z``
+    (n,): the Hessian in ``w`` is ``X' diag(curvature) X`` (the D=2 BCD's residual form).
 
 ``fit_intercept`` is the datafit's business: least squares centres X and y (X
 implicitly when sparse) and recovers the intercept in closed form; the logistic
@@ -171,6 +174,10 @@ class LeastSquares:
             return Q
         return value_grad, hess_w
 
+    def sample_curvature(self, z):
+        """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
+        return self.s
+
 
 class BinaryLogistic:
     """Weighted logistic loss, labels in {0, 1}, one output (X dense or sparse)."""
@@ -212,6 +219,11 @@ class BinaryLogistic:
             H[m, :m], H[m, m] = H[:m, m], d.sum()
             return H
         return (lambda W, b: self._value_grad(Xc, W, b)), hess_w
+
+    def sample_curvature(self, z):
+        """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
+        p1 = expit(z)
+        return self.s * p1 * (1 - p1)
 
 
 class MultinomialLogistic:

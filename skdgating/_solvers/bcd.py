@@ -1,0 +1,273 @@
+r"""The D=2 working-set solver in ``w`` directly: proximal Newton with block coordinate descent.
+
+Why ``w`` and not the gated factors: minimized over the rescalings
+:math:`(t\,\omega_j, \gamma_j / t)`, which keep :math:`w_j = \omega_j \gamma_j` fixed,
+the D=2 gated penalty :math:`\frac{\alpha c_j}{2}(\|\omega_j\|^2 + \gamma_j^2)` is
+:math:`\alpha c_j \|w_j\|` (AM-GM, attained at balance; METHOD.md section 1.4), and every
+local minimizer of the gated objective is balanced. So the D=2 estimator *is* the
+group lasso :math:`\min_w L(w, b) + \alpha \sum_j c_j \|w_j\|`, a convex problem, and
+its solution lifts back to balanced factors (:func:`skdgating.gating.balanced_factors`).
+Solving it in ``w`` removes the gated saddle at zero and the slow approach of the
+factors to a vanishing group.
+
+On a working set of groups (:func:`solve_working_set`), each outer step builds the
+quadratic model of the smooth part (exact for least squares, the Newton model for the
+logistic loss) and minimizes the model plus the penalty by block coordinate descent:
+a group moves by block soft-thresholding of a gradient step with its own Lipschitz
+constant (the largest eigenvalue of its diagonal Hessian block), and the product the
+others read is updated in place, as skglm's ``GroupBCD`` / ``GroupProxNewton`` and
+celer do. Every ``ANDERSON_MEMORY`` epochs the iterates are extrapolated (Anderson
+acceleration, accepted only when it lowers the model). The step along the model's
+solution is then line-searched on the true objective (always accepted at 1 for least
+squares).
+
+The model's Hessian is held in one of two forms, chosen by cost (:func:`_use_gram`):
+
+* *residual form*: ``A`` (n x m, ``A'A = H``) and ``z = A v`` (n,); a group update
+  costs ``O(n |g|)``. Used when the working set has at least about as many columns as
+  there are samples (wide data): no ``m x m`` matrix is built.
+* *Gram form*: ``H`` (m x m) and ``z = H v`` (m,); a group update costs
+  ``O(m |g|)``. Used when ``n`` is much larger than the working set, and for sparse
+  ``X`` (whose columns are never densified; ``H`` comes from sparse products).
+  For least squares ``H`` is the datafit's cached Gram matrix, shared along a path.
+"""
+
+from math import sqrt
+
+import numpy as np
+
+from .constants import ANDERSON_MEMORY, GRAM_ROWS_PER_COLUMN, INNER_TOL_FRACTION, MAX_EPOCHS, MAX_PROX_NEWTON
+
+__all__ = ["solve_working_set"]
+
+
+class _Blocks:
+    """The blocks of a working set in packed variables ``v``: its groups, then the intercept."""
+
+    def __init__(self, groups, ws, alpha, n_intercepts):
+        sizes = [len(groups.indices[j]) for j in ws] + [1] * n_intercepts
+        self.ends = np.cumsum(sizes).astype(np.intp)
+        self.starts = self.ends - np.asarray(sizes, dtype=np.intp)
+        self.lam = np.concatenate([alpha * groups.weights[ws], np.zeros(n_intercepts)])
+        self.n = len(sizes)
+        self.owner = np.repeat(np.arange(self.n), sizes)
+
+    def norms(self, v):
+        return np.sqrt(np.bincount(self.owner, v * v, minlength=self.n))
+
+    def penalty(self, v):
+        return float(self.lam @ self.norms(v))
+
+    def kkt(self, g, v):
+        """Per-block violation of the optimality conditions of ``smooth + penalty`` at ``v``."""
+        norms = self.norms(v)
+        live = norms > 0
+        scale = np.divide(self.lam, norms, out=np.zeros(self.n), where=live)
+        resid = self.norms(g + scale[self.owner] * v)
+        gnorm = self.norms(g)
+        return np.where(live, resid, np.maximum(gnorm - self.lam, 0.0))
+
+
+class _Model:
+    """The quadratic ``1/2 v'Hv + lin'v`` in residual form (``A``) or Gram form (``H``)."""
+
+    def __init__(self, blocks, A=None, H=None):
+        self.blocks, self.A, self.H = blocks, A, H
+        s, e = blocks.starts, blocks.ends
+        M = A if A is not None else H
+        self.cols = [M[:, a:b] for a, b in zip(s, e)]
+        self.cols_t = [np.ascontiguousarray(c.T) for c in self.cols] if A is not None else None
+        self.lipschitz = _block_lipschitz(blocks, A, H)
+        # per block, as Python floats (the BCD loop reads them one at a time)
+        safe = np.where(self.lipschitz > 0, self.lipschitz, 1.0)
+        self.inv_lipschitz = (1.0 / safe).tolist()
+        self.thresholds = (blocks.lam / safe).tolist()
+        self.movable = (self.lipschitz > 0).tolist()
+
+    def product(self, v):
+        return self.A @ v if self.A is not None else self.H @ v
+
+    def gradient(self, z, lin):
+        return (self.A.T @ z if self.A is not None else z) + lin
+
+    def value(self, v, z, lin):
+        quad = 0.5 * (z @ z) if self.A is not None else 0.5 * (v @ z)
+        return quad + lin @ v + self.blocks.penalty(v)
+
+    def epoch(self, which, v_blocks, z, lin_blocks):
+        """One pass of block coordinate descent over the blocks ``which``, in place
+        (``v_blocks``: views of ``v`` per block; ``z`` is kept equal to the product).
+        Written for the interpreter: ``.dot`` and in-place operations, floats read
+        from lists (each group update is a handful of small-array calls)."""
+        residual_form = self.A is not None
+        starts, ends = self.blocks.starts.tolist(), self.blocks.ends.tolist()
+        inv_lips, thresholds, movable = self.inv_lipschitz, self.thresholds, self.movable
+        cols, cols_t = self.cols, self.cols_t
+        for j in which.tolist():
+            if not movable[j]:
+                continue
+            old = v_blocks[j]
+            grad = cols_t[j].dot(z) if residual_form else z[starts[j]:ends[j]] + 0.0
+            grad += lin_blocks[j]
+            grad *= inv_lips[j]
+            step = old - grad  # the gradient step, then its block soft-thresholding
+            norm = sqrt(step.dot(step))
+            threshold = thresholds[j]
+            if norm <= threshold:
+                if not old.any():
+                    continue
+                step[:] = 0.0
+            elif threshold > 0.0:
+                step *= 1.0 - threshold / norm
+            old -= step  # minus the change
+            z -= cols[j].dot(old)
+            old[:] = step
+
+    def minimize(self, v, lin, tol, max_epochs):
+        """Minimize the model plus the penalty from ``v`` (in place) to a KKT violation ``tol``.
+
+        A pass over every block, then passes over the nonzero (and unpenalized) blocks
+        only, with Anderson extrapolation, until they are solved (glmnet's active-set
+        cycling: most blocks of a working set stay at zero, and each pass over them
+        costs as much as over the others). Returns the number of passes.
+        """
+        blocks = self.blocks
+        z = self.product(v)
+        v_blocks = [v[a:b] for a, b in zip(blocks.starts, blocks.ends)]
+        lin_blocks = [lin[a:b] for a, b in zip(blocks.starts, blocks.ends)]
+        every = np.arange(blocks.n)
+        epochs = 0
+        while epochs < max_epochs:
+            self.epoch(every, v_blocks, z, lin_blocks)
+            epochs += 1
+            kkt = blocks.kkt(self.gradient(z, lin), v)
+            if kkt.max(initial=0.0) <= tol:
+                break
+            live = np.flatnonzero((blocks.norms(v) > 0) | (blocks.lam == 0))
+            history = []
+            while epochs < max_epochs and kkt[live].max(initial=0.0) > tol:
+                self.epoch(live, v_blocks, z, lin_blocks)
+                epochs += 1
+                history.append(v.copy())
+                if len(history) > ANDERSON_MEMORY:
+                    v_acc = _anderson(history)
+                    history = []
+                    if v_acc is not None:
+                        z_acc = self.product(v_acc)
+                        if self.value(v_acc, z_acc, lin) < self.value(v, z, lin):
+                            v[:], z[:] = v_acc, z_acc
+                kkt = blocks.kkt(self.gradient(z, lin), v)
+        return epochs
+
+
+def _block_lipschitz(blocks, A, H):
+    """The largest eigenvalue of each diagonal block of the Hessian (``A'A`` or ``H``),
+    batched over the blocks of each size."""
+    sizes = blocks.ends - blocks.starts
+    out = np.empty(blocks.n)
+    for size in np.unique(sizes):
+        which = np.flatnonzero(sizes == size)
+        idx = blocks.starts[which][:, None] + np.arange(size)[None, :]  # (blocks, size)
+        if A is not None:
+            cols = A[:, idx.ravel()].reshape(A.shape[0], len(which), size)
+            diag = np.einsum("nbi,nbj->bij", cols, cols)
+        else:
+            diag = H[idx[:, :, None], idx[:, None, :]]
+        out[which] = diag[:, 0, 0] if size == 1 else np.linalg.eigvalsh(diag)[:, -1]
+    return out
+
+
+def _anderson(history):
+    """Anderson extrapolation of the last iterates (as skglm's ``AndersonAcceleration``), or None."""
+    V = np.asarray(history)
+    U = np.diff(V, axis=0)
+    C = U @ U.T
+    try:
+        c = np.linalg.solve(C + 1e-12 * np.trace(C) * np.eye(len(C)), np.ones(len(C)))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(c)) or c.sum() == 0:
+        return None
+    c /= c.sum()
+    return c @ V[1:]
+
+
+def _use_gram(design, m):
+    """Gram form when X is sparse, or when ``n`` exceeds GRAM_ROWS_PER_COLUMN times the working set."""
+    return design.sparse or design.shape[0] > GRAM_ROWS_PER_COLUMN * m
+
+
+def _dense_columns(design):
+    """The (centred) columns of a dense design, as a Fortran-ordered array."""
+    cols = np.asfortranarray(design.X)
+    return cols if design.offset is None else np.asfortranarray(cols - design.offset)
+
+
+def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
+    """Minimize the group lasso over the groups ``ws`` (the others held at zero).
+
+    ``W`` (1, p) and ``b`` (the solver's intercept variables) are updated in place and
+    returned with the number of BCD epochs: ``(W, b, n_epochs)``. Stops when every
+    block's KKT violation on the working set is at most ``tol``.
+    """
+    n_b = datafit.n_intercepts
+    blocks = _Blocks(groups, ws, alpha, n_b)
+    cols = np.concatenate([groups.indices[j] for j in ws]) if len(ws) else np.zeros(0, dtype=np.intp)
+    m = len(cols)
+    value_grad, hess_w = datafit.restrict(cols)
+    design = datafit.X.take(cols)
+    gram = _use_gram(datafit.X, m)
+    X_dense = None
+    v = np.concatenate([W[0, cols], b[:n_b]])
+
+    def split(u):
+        return u[None, :m], (u[m:] if n_b else b)
+
+    def objective(u):
+        loss, G, gb = value_grad(*split(u))
+        return loss + blocks.penalty(u), np.concatenate([G[0], gb if n_b else []])
+
+    f, g = objective(v)
+    epochs = 0
+    for _ in range(MAX_PROX_NEWTON):
+        violation = blocks.kkt(g, v).max(initial=0.0)
+        if violation <= tol:
+            break
+        Wv, bv = split(v)
+        if gram:
+            model = _Model(blocks, H=np.asarray(hess_w(Wv, bv))[: m + n_b, : m + n_b])
+        else:
+            if X_dense is None:
+                X_dense = _dense_columns(design)
+            z = design.dot(Wv[0]) + (bv[0] if n_b else 0.0)
+            root = np.sqrt(datafit.sample_curvature(z))
+            A = np.empty((len(root), m + n_b), order="F")
+            np.multiply(X_dense, root[:, None], out=A[:, :m])
+            if n_b:
+                A[:, m] = root
+            model = _Model(blocks, A=A)
+        lin = g - model.gradient(model.product(v), 0.0)
+        target = v.copy()
+        epochs += model.minimize(target, lin, max(INNER_TOL_FRACTION * violation, 0.5 * tol), MAX_EPOCHS)
+        # line search on the true objective along the model's step (Armijo on the
+        # decrease the model predicts, as skglm's GroupProxNewton)
+        step = target - v
+        decrease = g @ step + blocks.penalty(target) - blocks.penalty(v)
+        t = 1.0
+        while True:
+            f_new, g_new = objective(v + t * step)
+            # Armijo; near the solution the decrease is below the rounding of f, and a
+            # step that does not raise f beyond it and lowers the violation is taken
+            if f_new <= f + 1e-4 * t * decrease or (
+                    f_new <= f + 1e-12 * abs(f) and blocks.kkt(g_new, v + t * step).max() < violation):
+                break
+            t *= 0.5
+            if t < 1e-10:  # no descent left at this precision: the outer loop decides
+                f_new, g_new = f, g
+                t = 0.0
+                break
+        v, f, g = v + t * step, f_new, g_new
+        if t == 0.0:
+            break
+    W[0, cols], b_out = split(v)
+    return W, (b_out.copy() if n_b else b), epochs
