@@ -169,8 +169,7 @@ def _block_lipschitz(blocks, A, H):
         which = np.flatnonzero(sizes == size)
         idx = blocks.starts[which][:, None] + np.arange(size)[None, :]  # (blocks, size)
         if A is not None:
-            cols = A[:, idx.ravel()].reshape(A.shape[0], len(which), size)
-            diag = np.einsum("nbi,nbj->bij", cols, cols)
+            diag = np.stack([A[:, a:a + size].T @ A[:, a:a + size] for a in blocks.starts[which]])
         else:
             diag = H[idx[:, :, None], idx[:, None, :]]
         out[which] = diag[:, 0, 0] if size == 1 else np.linalg.eigvalsh(diag)[:, -1]
@@ -197,10 +196,12 @@ def _use_gram(design, m):
     return design.sparse or design.shape[0] > GRAM_ROWS_PER_COLUMN * m
 
 
-def _dense_columns(design):
-    """The (centred) columns of a dense design, as a Fortran-ordered array."""
-    cols = np.asfortranarray(design.X)
-    return cols if design.offset is None else np.asfortranarray(cols - design.offset)
+def _dense_columns(design, cols):
+    """The (centred) columns ``cols`` of a dense design, as one Fortran-ordered copy."""
+    out = np.asfortranarray(design.X[:, cols])  # (numpy keeps a Fortran-ordered X's layout)
+    if design.offset is not None:
+        out -= design.offset[cols]
+    return out
 
 
 def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
@@ -214,10 +215,16 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
     blocks = _Blocks(groups, ws, alpha, n_b)
     cols = np.concatenate([groups.indices[j] for j in ws]) if len(ws) else np.zeros(0, dtype=np.intp)
     m = len(cols)
-    value_grad, hess_w = datafit.restrict(cols)
-    design = datafit.X.take(cols)
     gram = _use_gram(datafit.X, m)
-    X_dense = None
+    if gram:
+        value_grad, hess_w = datafit.restrict(cols)  # least squares: the cached Gram matrix
+    else:
+        X_ws = _dense_columns(datafit.X, cols)  # one copy of the working set's columns
+        A = np.empty((X_ws.shape[0], m + n_b), order="F")  # its curvature-weighted copy
+
+        def value_grad(W_ws, b_ws):
+            loss, r = datafit.sample_loss(X_ws @ W_ws[0] + (b_ws[0] if n_b else 0.0))
+            return loss, (r @ X_ws)[None, :], (np.array([r.sum()]) if n_b else None)
     v = np.concatenate([W[0, cols], b[:n_b]])
 
     def split(u):
@@ -237,12 +244,8 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
         if gram:
             model = _Model(blocks, H=np.asarray(hess_w(Wv, bv))[: m + n_b, : m + n_b])
         else:
-            if X_dense is None:
-                X_dense = _dense_columns(design)
-            z = design.dot(Wv[0]) + (bv[0] if n_b else 0.0)
-            root = np.sqrt(datafit.sample_curvature(z))
-            A = np.empty((len(root), m + n_b), order="F")
-            np.multiply(X_dense, root[:, None], out=A[:, :m])
+            root = np.sqrt(datafit.sample_curvature(X_ws @ Wv[0] + (bv[0] if n_b else 0.0)))
+            np.multiply(X_ws, root[:, None], out=A[:, :m])
             if n_b:
                 A[:, m] = root
             model = _Model(blocks, A=A)

@@ -26,6 +26,8 @@ The interface every datafit declares (the drivers use nothing else):
 ``sample_curvature(z)`` (single-output datafits, those with ``has_hessian``)
     the ``s``-weighted second derivative of the loss in the linear predictor ``z``
     (n,): the Hessian in ``w`` is ``X' diag(curvature) X`` (the D=2 BCD's residual form).
+``sample_loss(z)`` (the same datafits)
+    the loss at the linear predictor ``z`` and its ``s``-weighted derivative in ``z``.
 
 ``fit_intercept`` is the datafit's business: least squares centres X and y (X
 implicitly when sparse) and recovers the intercept in closed form; the logistic
@@ -178,6 +180,12 @@ class LeastSquares:
         """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
         return self.s
 
+    def sample_loss(self, z):
+        """The loss at the linear predictor ``z`` (n,) and its ``s``-weighted derivative in ``z``."""
+        residual = z - self.y
+        sr = self.s * residual
+        return 0.5 * float(sr @ residual), sr
+
 
 class BinaryLogistic:
     """Weighted logistic loss, labels in {0, 1}, one output (X dense or sparse)."""
@@ -224,6 +232,11 @@ class BinaryLogistic:
         """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
         p1 = expit(z)
         return self.s * p1 * (1 - p1)
+
+    def sample_loss(self, z):
+        """The loss at the linear predictor ``z`` (n,) and its ``s``-weighted derivative in ``z``."""
+        loss = self.s @ (self.y * -log_expit(z) + (1 - self.y) * -log_expit(-z))
+        return float(loss), self.s * (expit(z) - self.y)
 
 
 class MultinomialLogistic:
