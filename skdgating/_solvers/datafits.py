@@ -10,6 +10,8 @@ The interface every datafit declares (the drivers use nothing else):
     ``s``-weighted squared norms of the (centred) columns: step sizes.
 ``has_hessian``
     whether :meth:`restrict` returns a Hessian (Newton) or ``None`` (L-BFGS only).
+``quadratic``
+    whether the loss is quadratic in ``(W, b)`` (its Newton model is exact).
 ``n_intercepts``
     number of intercepts the solver fits as variables (0 when there is none, or
     when the datafit handles it in closed form).
@@ -57,6 +59,7 @@ class LeastSquares:
     """
 
     has_hessian = True
+    quadratic = True
 
     n_intercepts = 0  # closed form
 
@@ -191,6 +194,7 @@ class BinaryLogistic:
     """Weighted logistic loss, labels in {0, 1}, one output (X dense or sparse)."""
 
     has_hessian = True
+    quadratic = False
 
     def __init__(self, X, y, sample_weight, fit_intercept=True):
         self.X, self.y, self.s = Design(X), y, sample_weight
@@ -243,6 +247,7 @@ class MultinomialLogistic:
     """Weighted multinomial (softmax) loss, labels in 0..K-1, K outputs (X dense or sparse)."""
 
     has_hessian = False  # the subproblem is solved by L-BFGS alone
+    quadratic = False
 
     def __init__(self, X, y, sample_weight, n_classes, fit_intercept=True):
         self.X, self.s, self.labels = Design(X), sample_weight, y
