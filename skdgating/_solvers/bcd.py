@@ -19,7 +19,8 @@ others read is updated in place, as skglm's ``GroupBCD`` / ``GroupProxNewton`` a
 celer do. Every ``ANDERSON_MEMORY`` epochs the iterates are extrapolated (Anderson
 acceleration, accepted only when it lowers the model). The step along the model's
 solution is then line-searched on the true objective (always accepted at 1 for least
-squares).
+squares). In Gram form the Hessian is kept while the steps taken with it cut the
+violation by HESSIAN_REUSE (a chord step: building it is the expensive part).
 
 The model's Hessian is held in one of two forms, chosen by cost (:func:`_use_gram`):
 
@@ -37,7 +38,8 @@ from math import sqrt
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .constants import ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, INNER_TOL_FRACTION, MAX_EPOCHS, MAX_PROX_NEWTON
+from .constants import (ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, HESSIAN_REUSE, INNER_TOL_FRACTION, MAX_EPOCHS,
+                        MAX_PROX_NEWTON)
 
 __all__ = ["solve_working_set"]
 
@@ -308,12 +310,15 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
 
     f, g = objective(v)
     epochs = 0
+    model, previous = None, np.inf
     for _ in range(MAX_PROX_NEWTON):
         violation = blocks.kkt(g, v).max(initial=0.0)
         if violation <= tol:
             break
         Wv, bv = split(v)
-        if gram:
+        if gram and model is not None and violation <= HESSIAN_REUSE * previous:
+            pass  # the Hessian still contracts well: kept (building it costs O(n m^2))
+        elif gram:
             model = _Model(blocks, H=np.asarray(hess_w(Wv, bv))[: m + n_b, : m + n_b])
         else:
             root = np.sqrt(datafit.sample_curvature(X_ws @ Wv[0] + (bv[0] if n_b else 0.0)))
@@ -344,7 +349,9 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
                 f_new, g_new = f, g
                 t = 0.0
                 break
-        v, f, g = v + t * step, f_new, g_new
+        v, f, g, previous = v + t * step, f_new, g_new, violation
+        if t < 1.0:
+            model = None if gram else model  # not where the model is accurate: a new Hessian
         if t == 0.0:
             break
     W[0, cols], b_out = split(v)
