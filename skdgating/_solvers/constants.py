@@ -70,7 +70,11 @@ COLLAPSE = 0.1
 ANDERSON_MEMORY = 5
 # Gram form (an m x m Hessian, O(m |g|) per group update) when n_samples exceeds
 # GRAM_ROWS_PER_COLUMN times the working set's columns, residual form (O(n |g|) per
-# update, no m x m matrix) otherwise. Tuned.
+# update, no m x m matrix) otherwise. Building the Gram matrix costs O(n m^2), about
+# m/2 residual-form epochs, and least squares caches it along a fit and a path; with
+# n > 2m an update is also cheaper in it. Set by that argument, not tuned (square
+# 5000 x 5000 at alpha_max/50 reaches m = 2730: residual form; toeplitz 2000 x 500,
+# m <= 450: Gram form).
 GRAM_ROWS_PER_COLUMN = 2
 # A working set's model is solved to INNER_TOL_FRACTION times the current violation
 # (celer uses 0.3 of the duality gap): an inexact model solve costs an outer step less
