@@ -23,7 +23,8 @@ MAX_RESTARTS = 3
 
 # --- working sets (D=2) ------------------------------------------------------------
 # A working set holds WS_GROWTH times the current support, filled with the worst
-# KKT violators (at least MIN_WORKING_SET groups), as celer and skglm do. 4 (tuned on
+# KKT violators (gated driver) or the groups whose constraint a feasible dual point
+# is closest to (BCD driver), at least MIN_WORKING_SET groups, as celer and skglm do. 4 (tuned on
 # the 2000 x 500 problem) overshot on wide data: a set twice the final support,
 # too large for Newton, cost most of the fit. Tuned.
 WS_GROWTH = 2
