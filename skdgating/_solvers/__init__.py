@@ -13,13 +13,17 @@ error, binary or multinomial logistic) and the gating formulas of
 :mod:`skdgating.gating`. The smooth gated objective is minimized on a small
 *working set* of groups; the rest of the groups sit at exactly zero:
 
-* ``D = 2`` (the convex group lasso, :mod:`.convex`): groups enter the working
-  set when they violate the group-lasso optimality condition, and the solver
-  stops when every group satisfies its KKT condition to ``tol``.
+* ``D = 2`` (the convex group lasso, :mod:`.convex`): working sets are ranked by
+  the distance of a feasible dual point to each group's constraint (celer), and the
+  solver stops when every group satisfies its KKT condition to ``tol``. At balance
+  the D=2 gated penalty is the group-lasso penalty, so least squares and binary
+  logistic are solved in ``w`` directly, by proximal Newton with block coordinate
+  descent on each working set (:mod:`.bcd`); the multinomial datafit keeps the
+  gated subproblems below.
 * ``D >= 3`` (:mod:`.gated`): zero is a local minimum of every group, so the
   solver starts dense and removes groups as they collapse (zero is absorbing).
 
-Each working-set subproblem gets a few L-BFGS steps, then safeguarded Newton steps
+Each gated working-set subproblem gets a few L-BFGS steps, then safeguarded Newton steps
 with the analytic gated Hessian (shifted where the non-convex objective makes it
 indefinite; a factorization is reused while it still contracts the gradient).
 For ``D = 2``, after each full Newton step the solver tries to go on over the
@@ -33,8 +37,9 @@ along a path.
 
 Modules: :mod:`.design` (dense or sparse X, implicit centring), :mod:`.datafits`
 (the declared datafit interface), :mod:`.subproblem` (the gated objective on a
-working set), :mod:`.newton` (its minimization), :mod:`.prox` (KKT and proximal
-steps), :mod:`.convex` and :mod:`.gated` (the drivers), :mod:`.constants`. This
+working set), :mod:`.newton` (its minimization), :mod:`.bcd` (the D=2 solver in
+``w``), :mod:`.prox` (KKT and proximal steps), :mod:`.convex` and :mod:`.gated`
+(the drivers), :mod:`.constants`. This
 module holds the entry points: :func:`solve`, :func:`solve_path` (the path core
 that the estimators, the CV estimators and ``dgating_path`` call),
 :func:`fit_unpenalized` and :func:`alpha_max`.

@@ -23,7 +23,8 @@ MAX_RESTARTS = 3
 
 # --- working sets (D=2) ------------------------------------------------------------
 # A working set holds WS_GROWTH times the current support, filled with the worst
-# KKT violators (at least MIN_WORKING_SET groups), as celer and skglm do. 4 (tuned on
+# KKT violators (gated driver) or the groups whose constraint a feasible dual point
+# is closest to (BCD driver), at least MIN_WORKING_SET groups, as celer and skglm do. 4 (tuned on
 # the 2000 x 500 problem) overshot on wide data: a set twice the final support,
 # too large for Newton, cost most of the fit. Tuned.
 WS_GROWTH = 2
@@ -63,6 +64,33 @@ CHORD_CONTRACTION = 0.25
 POLISH_TRIES = 3
 PROGRESS_STEPS = 5
 COLLAPSE = 0.1
+
+# --- D=2 block coordinate descent (single-output datafits; :mod:`.bcd`) --------------
+# Anderson extrapolation from the last ANDERSON_MEMORY BCD epochs, as skglm and celer
+# (both use 5): more memory fits the early, non-linear epochs badly.
+ANDERSON_MEMORY = 5
+# Gram form (an m x m Hessian, O(m |g|) per group update) when n_samples exceeds
+# GRAM_ROWS_PER_COLUMN times the working set's columns, residual form (O(n |g|) per
+# update, no m x m matrix) otherwise. Building the Gram matrix costs O(n m^2), about
+# m/2 residual-form epochs, and least squares caches it along a fit and a path; with
+# n > 2m an update is also cheaper in it. Set by that argument, not tuned (square
+# 5000 x 5000 at alpha_max/50 reaches m = 2730: residual form; toeplitz 2000 x 500,
+# m <= 450: Gram form).
+GRAM_ROWS_PER_COLUMN = 2
+# A working set's model is solved to INNER_TOL_FRACTION times the current violation
+# (celer uses 0.3 of the duality gap): an inexact model solve costs an outer step less
+# than a tight one on a provisional working set.
+INNER_TOL_FRACTION = 0.3
+# Gram form, non-quadratic datafit: a proximal Newton step reuses the Hessian of the
+# previous one (a chord step) when that step cut the KKT violation to HESSIAN_REUSE
+# times its value; building it (X'DX, O(n m^2), sparse products for sparse X) is the
+# expensive part. Tuned on the sparse one-hot logistic problem at alpha_max/50 (0.25
+# kept almost no Hessian, as each model is only solved to INNER_TOL_FRACTION).
+HESSIAN_REUSE = 0.6
+# Caps that only stop a diverging run (a solve that reaches one warns through the
+# outer loop's own test): BCD epochs per model, proximal Newton steps per working set.
+MAX_EPOCHS = 20_000
+MAX_PROX_NEWTON = 50
 
 # --- linear algebra ----------------------------------------------------------------
 # Least squares caches the working-set columns and their Gram matrix along a fit

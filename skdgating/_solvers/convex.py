@@ -1,17 +1,26 @@
-"""The D=2 driver: the convex group lasso, by working sets grown from KKT violations.
+"""The D=2 driver: the convex group lasso, by working sets.
 
-Groups enter the working set when they violate the group-lasso optimality condition
-:math:`\\|\\nabla_j L\\| \\le \\alpha c_j` (the worst violators first, the set
-WS_GROWTH times the support; groups within NEAR of the condition's edge enter with
-them, since they tend to become violators once the others move), and the solver
-stops when every group satisfies its KKT condition to ``tol``. Because the
-objective is convex, this returns the group-lasso solution, whatever the start.
+Two solvers, by datafit:
+
+* single-output datafits (least squares, binary logistic; those with ``has_hessian``):
+  :func:`solve_group_lasso`, in ``w`` directly (proximal Newton with block coordinate
+  descent on each working set, :mod:`.bcd`; why that is the D=2 estimator is said
+  there). Working sets are ordered as celer orders them, by the distance of a
+  feasible dual point to each group's constraint.
+* the multinomial datafit (L-BFGS only): :func:`solve_gated_working_sets`, the gated
+  factors minimized on each working set (:mod:`.newton`).
+
+Both stop when every group satisfies its group-lasso KKT condition to ``tol``
+(:math:`\\|\\nabla_j L\\| \\le \\alpha c_j` for a zero group, the stationarity residual
+for a nonzero one). Because the objective is convex, this returns the group-lasso
+solution, whatever the start.
 """
 
 import numpy as np
 
-from .constants import (COARSE, KKT_READOUT_THRESHOLD, MAX_RESTARTS, MIN_WORKING_SET, NEAR, STALL_TIGHTEN,
-                        WS_GROWTH)
+from .bcd import solve_working_set
+from .constants import (COARSE, INNER_TOL_FRACTION, KKT_READOUT_THRESHOLD, MAX_RESTARTS, MIN_WORKING_SET, NEAR,
+                        STALL_TIGHTEN, WS_GROWTH)
 from .newton import minimize_subproblem
 from .prox import block_lipschitz, kkt_group_lasso, prox_step_start
 from .subproblem import Subproblem
@@ -23,6 +32,72 @@ def solve_convex(datafit, groups, alpha, W, b, tol, max_iter, verbose, start_unp
     ``start_unpenalized(W, b)`` fits the intercept and the unpenalized groups with
     every penalized group at zero (the start when no penalized group is nonzero,
     so that the optimality test of the zero groups is meaningful from the start).
+    """
+    solver = solve_group_lasso if datafit.has_hessian else solve_gated_working_sets
+    return solver(datafit, groups, alpha, W, b, tol, max_iter, verbose, start_unpenalized)
+
+
+def solve_group_lasso(datafit, groups, alpha, W, b, tol, max_iter, verbose, start_unpenalized):
+    """:func:`solve_convex` for single-output datafits, in ``w`` (:mod:`.bcd`).
+
+    Each outer step computes the full gradient once (the only ``O(n p)`` product),
+    tests the KKT conditions, and ranks the zero groups as celer does: the residual
+    rescaled into the dual feasible set, :math:`\\theta = r / \\max(1, \\max_j
+    \\|\\nabla_j L\\| / (\\alpha c_j))`, gives each group the distance
+    :math:`(\\alpha c_j - \\|X_j'\\theta\\|) / \\|X_j\\|` to its constraint, and the closest
+    groups join the nonzero ones (WS_GROWTH times their number, at least
+    MIN_WORKING_SET). The working set is then solved to INNER_TOL_FRACTION times the
+    current violation while groups outside it violate their condition, to ``tol / 2``
+    once it holds every violator. Warm starts along a path carry the
+    nonzero groups, hence the working set, over.
+    """
+    pen_groups = np.flatnonzero(groups.penalized)
+    unpen_groups = np.flatnonzero(~groups.penalized)
+    if not np.any(W[:, np.isin(groups.feature_group, pen_groups)]):
+        W, b = start_unpenalized()
+    lam = alpha * groups.weights
+    col_norms = np.sqrt(np.bincount(groups.feature_group, datafit.col_sq, minlength=groups.n_groups))
+    epochs, converged, violation, previous_ws = 0, False, np.inf, None
+    for outer in range(max_iter):
+        G = datafit.gradient(W, b)
+        norms = groups.group_norms(W)
+        violation, kkt = kkt_group_lasso(G, W, groups, alpha, norms)
+        if violation <= tol:
+            converged = True
+            break
+        gnorm = groups.group_norms(G)
+        active = pen_groups[norms[pen_groups] > 0]
+        ws = np.zeros(0, dtype=np.intp)
+        if len(pen_groups):
+            scale = max(1.0, float(np.max(gnorm[pen_groups] / lam[pen_groups])))
+            distance = np.divide(lam - gnorm / scale, col_norms, out=np.full(groups.n_groups, np.inf),
+                                 where=col_norms > 0)
+            distance[active] = -np.inf
+            ws_size = min(max(WS_GROWTH * len(active), MIN_WORKING_SET, len(active) + 1), len(pen_groups))
+            ranked = pen_groups[np.argsort(distance[pen_groups], kind="stable")]
+            ws = np.sort(ranked[:ws_size])
+        ws = np.concatenate([ws, unpen_groups]).astype(np.intp)
+        # solved coarsely while groups outside it still violate their condition (the
+        # working set is provisional), to the final tolerance once it holds every violator
+        settled = np.array_equal(ws, previous_ws) and np.delete(kkt, ws).max(initial=0.0) <= tol
+        previous_ws = ws
+        inner_tol = 0.5 * tol if settled else max(INNER_TOL_FRACTION * violation, 0.5 * tol)
+        W, b, n_epochs = solve_working_set(datafit, groups, ws, alpha, W, b, inner_tol)
+        epochs += n_epochs
+        if verbose:
+            n_live = int((groups.group_norms(W)[pen_groups] > 0).sum())
+            print(f"[skdgating] outer {outer}: violation {violation:.3g}, working set {len(ws)} groups, "
+                  f"{n_live} nonzero, {n_epochs} BCD epochs")
+    return W, b, epochs, converged, violation
+
+
+def solve_gated_working_sets(datafit, groups, alpha, W, b, tol, max_iter, verbose, start_unpenalized):
+    """:func:`solve_convex` in the gated factors (the multinomial datafit).
+
+    Groups enter the working set when they violate the group-lasso optimality
+    condition (the worst violators first, the set WS_GROWTH times the support;
+    groups within NEAR of the condition's edge enter with them, since they tend to
+    become violators once the others move).
     """
     pen_groups = np.flatnonzero(groups.penalized)
     unpen_groups = np.flatnonzero(~groups.penalized)

@@ -10,6 +10,8 @@ The interface every datafit declares (the drivers use nothing else):
     ``s``-weighted squared norms of the (centred) columns: step sizes.
 ``has_hessian``
     whether :meth:`restrict` returns a Hessian (Newton) or ``None`` (L-BFGS only).
+``quadratic``
+    whether the loss is quadratic in ``(W, b)`` (its Newton model is exact).
 ``n_intercepts``
     number of intercepts the solver fits as variables (0 when there is none, or
     when the datafit handles it in closed form).
@@ -23,6 +25,11 @@ The interface every datafit declares (the drivers use nothing else):
     the model's intercept at the solution, shape ``(K,)``.
 ``ridge_target()``
     the target of the ridge fit that starts ``D>=3``, shape ``(n, K)``.
+``sample_curvature(z)`` (single-output datafits, those with ``has_hessian``)
+    the ``s``-weighted second derivative of the loss in the linear predictor ``z``
+    (n,): the Hessian in ``w`` is ``X' diag(curvature) X`` (the D=2 BCD's residual form).
+``sample_loss(z)`` (the same datafits)
+    the loss at the linear predictor ``z`` and its ``s``-weighted derivative in ``z``.
 
 ``fit_intercept`` is the datafit's business: least squares centres X and y (X
 implicitly when sparse) and recovers the intercept in closed form; the logistic
@@ -52,6 +59,7 @@ class LeastSquares:
     """
 
     has_hessian = True
+    quadratic = True
 
     n_intercepts = 0  # closed form
 
@@ -171,11 +179,22 @@ class LeastSquares:
             return Q
         return value_grad, hess_w
 
+    def sample_curvature(self, z):
+        """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
+        return self.s
+
+    def sample_loss(self, z):
+        """The loss at the linear predictor ``z`` (n,) and its ``s``-weighted derivative in ``z``."""
+        residual = z - self.y
+        sr = self.s * residual
+        return 0.5 * float(sr @ residual), sr
+
 
 class BinaryLogistic:
     """Weighted logistic loss, labels in {0, 1}, one output (X dense or sparse)."""
 
     has_hessian = True
+    quadratic = False
 
     def __init__(self, X, y, sample_weight, fit_intercept=True):
         self.X, self.y, self.s = Design(X), y, sample_weight
@@ -213,11 +232,22 @@ class BinaryLogistic:
             return H
         return (lambda W, b: self._value_grad(Xc, W, b)), hess_w
 
+    def sample_curvature(self, z):
+        """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
+        p1 = expit(z)
+        return self.s * p1 * (1 - p1)
+
+    def sample_loss(self, z):
+        """The loss at the linear predictor ``z`` (n,) and its ``s``-weighted derivative in ``z``."""
+        loss = self.s @ (self.y * -log_expit(z) + (1 - self.y) * -log_expit(-z))
+        return float(loss), self.s * (expit(z) - self.y)
+
 
 class MultinomialLogistic:
     """Weighted multinomial (softmax) loss, labels in 0..K-1, K outputs (X dense or sparse)."""
 
     has_hessian = False  # the subproblem is solved by L-BFGS alone
+    quadratic = False
 
     def __init__(self, X, y, sample_weight, n_classes, fit_intercept=True):
         self.X, self.s, self.labels = Design(X), sample_weight, y
