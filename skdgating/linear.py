@@ -183,6 +183,19 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
     def _check_minimum_exists(self, groups, datafit):
         """Warn where the objective has no minimum (the classifier overrides it)."""
 
+    def _linear_scores(self, X):
+        """``X @ coef_.T + intercept_`` for validated X, shape (n_samples, n_outputs).
+
+        In the thread pools the fit uses for a pass over X (skdgating._threads):
+        with the BLAS's default pools a product this small costs more in thread
+        start-up than in flops, and far more beside a busy process.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+        coef = np.atleast_2d(self.coef_)
+        with thread_limits(self.n_threads, 2.0 * X.shape[0] * X.shape[1] * len(coef)):
+            return np.asarray(X @ coef.T) + self.intercept_
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -243,9 +256,7 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
 
     def predict(self, X):
         """Predict targets, shape (n_samples,)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
-        return X @ self.coef_ + self.intercept_
+        return self._linear_scores(X)[:, 0]
 
 
 def _logistic_factory(y_encoded, n_classes, fit_intercept):
@@ -315,9 +326,7 @@ class DGatingLogisticGroupLasso(ClassifierMixin, _DGatingLinearModel):
 
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
-        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        scores = self._linear_scores(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):

@@ -122,6 +122,32 @@ def test_linear_solver_runs_with_the_requested_pool(monkeypatch, n_threads):
     assert _pool_sizes() == before
 
 
+@pytest.mark.parametrize("Est", [DGatingGroupLasso, DGatingLogisticGroupLasso])
+def test_linear_predictions_run_with_the_requested_pool(monkeypatch, Est):
+    import contextlib
+
+    from skdgating import linear
+
+    seen, limits = [], linear.thread_limits
+
+    @contextlib.contextmanager
+    def recording_limits(*args):
+        with limits(*args):
+            seen.append({d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"})
+            yield
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 6)
+    y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(60)
+    est = Est(D=2, alpha=0.01, n_threads=1).fit(X, y if Est is DGatingGroupLasso else y > 0)
+    monkeypatch.setattr(linear, "thread_limits", recording_limits)
+    before = _pool_sizes()
+    est.n_threads = 2  # not the pool size the tests run with (1)
+    est.predict(X)
+    assert seen == [{2}]
+    assert _pool_sizes() == before
+
+
 def test_stacked_training_runs_with_the_requested_pool(monkeypatch):
     from skdgating._modules import StackedMLP
     from skdgating._training import train_stacked
