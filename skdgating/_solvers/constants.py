@@ -21,6 +21,14 @@ KKT_READOUT_THRESHOLD = 1e-4
 # saddle at 0) is restarted from zero at most this often, so the loop terminates.
 MAX_RESTARTS = 3
 
+# --- D>=3 start --------------------------------------------------------------------
+# The dense start is a ridge fit by conjugate gradients (gated.ridge_start), each
+# iteration a pass over X and one over X'. It is only a start: stopped at a
+# relative residual of RIDGE_START_RTOL or after RIDGE_START_ITERATIONS. Tuned
+# (wide and square shapes of bench_linear.py, and the D>=3 tests).
+RIDGE_START_ITERATIONS = 30
+RIDGE_START_RTOL = 1e-3
+
 # --- working sets (D=2) ------------------------------------------------------------
 # A working set holds WS_GROWTH times the current support, filled with the worst
 # KKT violators (at least MIN_WORKING_SET groups), as celer and skglm do. 4 (tuned on
@@ -64,7 +72,21 @@ POLISH_TRIES = 3
 PROGRESS_STEPS = 5
 COLLAPSE = 0.1
 
-# --- linear algebra ----------------------------------------------------------------
-# Least squares caches the working-set columns and their Gram matrix along a fit
-# and a path, up to this many entries (n_samples x cached columns), about 400 MB.
-CACHE_ENTRIES = 50_000_000
+# --- memory (least squares) ---------------------------------------------------------
+# The Gram cache (working-set columns and their Gram matrix, kept along a fit and a
+# path) may hold CACHE_FRACTION times X's own stored entries, at least
+# MIN_CACHE_ENTRIES (16 MB; small data never has to evict). 1.0: with dense X the
+# cache can grow to one centred copy of the columns it needs (what centring into a
+# copy used to cost up front), so a fit's extra memory stays a small multiple of X
+# (tests/test_linear_memory.py), and the cache still holds every working set of the
+# panel's paths (bench_linear.py) without evicting.
+CACHE_FRACTION = 1.0
+MIN_CACHE_ENTRIES = 2**21
+# Dense products that need centred columns (their squared norms) take BLOCK_ENTRIES
+# entries at a time (2 MB), so no n x p temporary is built.
+BLOCK_ENTRIES = 2**18
+# A working set of at least TAKE_VIEW_FRACTION of X's columns is read through X
+# (a product with all of X, zero outside the set) instead of copied: the copy
+# would be at least half of X (D>=3 starts with every group), and reading through
+# X costs at most 1/TAKE_VIEW_FRACTION = 2 times the flops of the copy's products.
+TAKE_VIEW_FRACTION = 0.5
