@@ -25,7 +25,7 @@ threadpoolctl in this process, and printed beside it. Relative objective gaps ar
 the best objective any solver reached.
 
 Run:  python benchmarks/bench_linear.py [--repeats 5] [--quick] [--shapes wide tall]
-      [--tasks regression classification] [--no-pinned] [--no-path] [--peer-cap 60]
+      [--tasks regression classification] [--no-pinned] [--no-path | --path-only] [--peer-cap 60]
 """
 
 import argparse
@@ -268,6 +268,7 @@ def main():
                         default=["regression", "classification"])
     parser.add_argument("--no-pinned", action="store_true", help="skip the 1-thread timing")
     parser.add_argument("--no-path", action="store_true", help="skip the 20-alpha paths")
+    parser.add_argument("--path-only", action="store_true", help="only the 20-alpha paths")
     parser.add_argument("--peer-cap", type=float, default=60.0,
                         help="seconds after which a peer's warm-started path (skglm) is stopped and "
                              "reported with its partial time instead of timed (default 60)")
@@ -275,7 +276,7 @@ def main():
     repeats = 1 if args.quick else args.repeats
     print(f"warm = median of {repeats} round-robin repeat(s); 1 thread = threadpoolctl limit 1 in this process")
     for shape in args.shapes:
-        for task in args.tasks:
+        for task in [] if args.path_only else args.tasks:
             fit_table(shape, task, repeats, not args.no_pinned)
         if not args.no_path:
             path_table(shape, repeats, not args.no_pinned, args.peer_cap)
