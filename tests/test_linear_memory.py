@@ -67,13 +67,15 @@ def test_dense_fit_allocates_a_fraction_of_x(D):
     assert peak < 0.5 * X.nbytes, f"peak {peak / 1e6:.1f} MB for X of {X.nbytes / 1e6:.1f} MB"
 
 
-def test_dense_tall_fit_allocates_a_fraction_of_x():
-    """Tall 20,000 x 400 (64 MB), where the Gram form caches working-set columns."""
+@pytest.mark.parametrize("D", [2, 3])
+def test_dense_tall_fit_allocates_a_fraction_of_x(D):
+    """Tall 20,000 x 400 (64 MB), where the Gram form caches working-set columns
+    (D>=3 starts with all of them: their Gram matrix is formed through X)."""
     size = 4
     X, y = _planted(20_000, 400, 12, seed=5)
     alpha = alpha_max(X, y, groups=size) / 50
-    peak, est = _peak(lambda: DGatingGroupLasso(groups=size, D=2, alpha=alpha, tol=1e-8).fit(X, y))
-    _stationary(est, X, y, 2, size)
+    peak, est = _peak(lambda: DGatingGroupLasso(groups=size, D=D, alpha=alpha, tol=1e-8).fit(X, y))
+    _stationary(est, X, y, D, size)
     assert peak < 0.5 * X.nbytes, f"peak {peak / 1e6:.1f} MB for X of {X.nbytes / 1e6:.1f} MB"
 
 

@@ -114,6 +114,10 @@ class LeastSquares:
 
     def _gram(self, cols):
         """Weighted Gram matrix ``X[:, cols]' S X[:, cols]``."""
+        if len(cols) > self._cache_columns:
+            # beyond the cache's budget (D>=3 starts with every group): formed by blocks
+            # of rows, read through X, and not cached
+            return self.X.take(cols).weighted_gram(self.s)
         new = cols[self._slot[cols] < 0]
         if len(new):
             n, N, k = self.X.shape[0], self._n_cached, len(new)
@@ -121,8 +125,8 @@ class LeastSquares:
                 self._slot[:] = -1
                 N, new, k = 0, cols, len(cols)
             if N + k > self._gram_cache.shape[1]:
-                # room to grow (doubling), within the budget (the working set itself, at least)
-                capacity = min(max(2 * (N + k), 64), self.X.shape[1], max(self._cache_columns, N + k))
+                # room to grow (doubling), within the budget
+                capacity = min(max(2 * (N + k), 64), self.X.shape[1], self._cache_columns)
                 if self._dense:
                     cols_cache = np.empty((n, capacity), order="F")
                     cols_cache[:, :N] = self._cols_cache[:, :N]

@@ -91,19 +91,34 @@ class Design:
     def weighted_gram(self, s, other=None):
         """``X' S Y`` with ``Y`` the columns of ``other`` (default: these), dense.
 
-        Meant for working-set designs (:meth:`take`): a dense centred design is
-        centred explicitly here, a copy of its columns.
+        Dense designs are centred explicitly, a block of rows at a time, so that
+        neither a copy of the columns nor the cancellation of ``X'SX - offset
+        offset'`` arises (a working set of most of X is read through it).
         """
-        this = self._copied()
-        other = this if other is None else other._copied()
         if self.sparse:
+            this = self._copied()
+            other = this if other is None else other._copied()
             out = (this.X.T @ other.X.multiply(s[:, None]).tocsc()).toarray()
             if this.offset is not None:
                 out -= np.multiply.outer(this.offset, other.offset)
             return out
-        A = this.X if this.offset is None else this.X - this.offset
-        B = A if other is this else (other.X if other.offset is None else other.X - other.offset)
-        return A.T @ (s[:, None] * B)
+        other = self if other is None else other
+        n = self.shape[0]
+        step = max(1, BLOCK_ENTRIES // max(self.shape[1], other.shape[1], 1))
+        out = np.zeros((self.shape[1], other.shape[1]))
+        for start in range(0, n, step):
+            A = self._row_block(start, start + step)
+            B = A if other is self else other._row_block(start, start + step)
+            out += A.T @ (s[start: start + step, None] * B)
+        return out
+
+    def _row_block(self, start, stop):
+        """Rows ``start:stop`` of the centred columns, dense (a copy)."""
+        block = self.X[start: stop]
+        block = block[:, self.subset] if self.subset is not None else block.copy()
+        if self.offset is not None:
+            block -= self.offset if self.subset is None else self.offset[self.subset]
+        return block
 
     def row_weighted_gram(self, d):
         """``X' diag(d) X`` and ``X' d`` (uncentred designs only; logistic Hessians)."""
