@@ -220,9 +220,11 @@ def path_table(shape, repeats, pinned, peer_cap):
     Xc = X if sp.issparse(X) else np.asfortranarray(X - x_mean)
 
     def celer():
-        # celer_path fits no intercept: centred data (implicitly for sparse X, X_offset)
+        # celer_path fits no intercept: centred data (implicitly for sparse X: X_offset,
+        # which celer divides by X_scale, so that must be given too)
         _, coefs, _ = celer_path(Xc, y - y.mean(), "grouplasso", alphas=alphas, groups=size, weights=weights,
-                                 tol=1e-8, max_iter=1000, X_offset=x_mean if sp.issparse(X) else None)
+                                 tol=1e-8, max_iter=1000, X_offset=x_mean if sp.issparse(X) else None,
+                                 X_scale=np.ones(p) if sp.issparse(X) else None)
         return coefs.T
 
     fits = {"skdgating dgating_path": ours, "skglm GroupLasso warm_start": skglm_path, "celer celer_path": celer}
@@ -242,10 +244,13 @@ def path_table(shape, repeats, pinned, peer_cap):
         warnings.simplefilter("ignore")
         default = round_robin(fits, repeats)
         one = round_robin(fits, repeats, pinned=True) if pinned else None
-    ref_name = "skglm GroupLasso warm_start" if "skglm GroupLasso warm_start" in default else "celer celer_path"
+    # reference coefficients: skglm's path when it ran to the end, else celer's
+    ref_name = next(nm for nm in ("skglm GroupLasso warm_start", "celer celer_path", "skdgating dgating_path")
+                    if nm in default)
     ref = default[ref_name][0]
-    fastest = min(default[nm][2] for nm in default if not nm.startswith("skdgating"))
-    fastest_one = min(one[nm][2] for nm in one if not nm.startswith("skdgating")) if pinned else np.nan
+    fastest = min((default[nm][2] for nm in default if not nm.startswith("skdgating")), default=np.nan)
+    fastest_one = min((one[nm][2] for nm in one if not nm.startswith("skdgating")), default=np.nan) \
+        if pinned else np.nan
     print(f"\n### {shape}: 20-alpha least-squares path alpha_max -> alpha_max/100 (n={n}, p={p})\n")
     print("| solver | warm (s) | / fastest peer | 1 thread (s) | / fastest peer, 1 thread | cold (s) | "
           f"max abs coef diff to {ref_name.split()[0]} |")
