@@ -14,9 +14,11 @@ Least squares and binary logistic, at alpha_max/10 and alpha_max/50 (group weigh
 sqrt(group size); every solver gets the same objective, alpha and group weights
 converted), and (least squares) the 20-alpha path alpha_max -> alpha_max/100
 against ``celer_path`` and skglm's GroupLasso with ``warm_start``. skglm's path is
-stopped after ``--peer-cap`` seconds (default 60) and then reported as such with
-the alphas it reached, not timed: its sparse fits take 40-60 s each, so its
-20-alpha sparse path would take 15-20 minutes per run.
+stopped after ``--peer-cap`` seconds (default 60; checked between alphas, a fit
+is not interrupted) and then reported as such with the alphas it reached, not
+timed: its sparse fits take 40-60 s each (its first, with numba's compilation, took
+8 minutes on the loaded machine), so its 20-alpha sparse path would take 15-20
+minutes per run.
 
 Timing (``_timing.round_robin``): one cold fit, then warm repeats round-robin over
 the solvers, median. The default environment is timed first; with ``--pinned``
@@ -235,10 +237,10 @@ def path_table(shape, repeats, pinned, peer_cap):
                 warnings.simplefilter("ignore")
                 fits[name]()
         except _OverCap as over:  # not timed further: reported with its partial time
-            refused.append((name, f"over the {peer_cap:g} s cap: {over}, not timed further"))
+            refused.append((name, f"over the {peer_cap:g} s cap ({over}), not timed further"))
             del fits[name]
         except Exception as exc:  # a solver that refuses this input (e.g. sparse X)
-            refused.append((name, f"{type(exc).__name__}: {str(exc)[:60]}"))
+            refused.append((name, f"refused ({type(exc).__name__}: {str(exc)[:60]})"))
             del fits[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -260,7 +262,7 @@ def path_table(shape, repeats, pinned, peer_cap):
         print(f"| {name} | {warm:.3f} | {warm / fastest:.2f} | {w1:.3f} | {w1 / fastest_one:.2f} | {cold:.3f} | "
               f"{np.abs(np.asarray(coefs) - ref).max():.1e} |")
     for name, why in refused:
-        print(f"| {name} | refused ({why}) | | | | | |")
+        print(f"| {name} | {why} | | | | | |")
     sys.stdout.flush()
 
 
