@@ -77,6 +77,11 @@ PROGRESS_STEPS = 5
 COLLAPSE = 0.1
 
 # --- memory (least squares) ---------------------------------------------------------
+# Dense X is centred implicitly (no copy) unless a column's mean exceeds
+# CENTRING_RATIO times its standard deviation: the implicit products then cancel
+# log10(ratio) digits, and at 1e4 the 1e-16 rounding stays below 1e-12 of the
+# gradient, far under any tolerance the solver is asked for.
+CENTRING_RATIO = 1e4
 # The Gram cache (working-set columns and their Gram matrix, kept along a fit and a
 # path) may hold CACHE_FRACTION times X's own stored entries, at least
 # MIN_CACHE_ENTRIES (16 MB; small data never has to evict). 1.0: with dense X the

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, logsumexp
 
-from .constants import CACHE_FRACTION, MIN_CACHE_ENTRIES
+from .constants import CACHE_FRACTION, CENTRING_RATIO, MIN_CACHE_ENTRIES
 from .design import Design
 
 
@@ -62,8 +62,10 @@ class LeastSquares:
     column-major copy; measured side by side (one thread, bench_linear.py shapes),
     the implicit centring is as fast or faster on every shape and memory layout
     (toeplitz 2000 x 500 /50: 0.68x the time in Fortran order, 0.76x in C order;
-    tall 100,000 x 200: 0.26-0.38x, the copy itself was most of the fit), so no
-    copy is kept for any input.
+    tall 100,000 x 200: 0.26-0.38x, the copy itself was most of the fit). The
+    copy is kept only for accuracy: when a column's mean exceeds CENTRING_RATIO
+    times its spread (a constant column of 1e7 took the solver 30 s, its KKT test
+    lost to cancellation).
 
     When ``n_samples`` exceeds the working set, the solver works on the weighted
     Gram matrix ``X' S X`` of the working-set columns. Consecutive working sets (and
@@ -86,6 +88,11 @@ class LeastSquares:
         self.y, self.s = y, sample_weight
         self.n_outputs = 1
         self.col_sq = self.X.weighted_sq_norms(sample_weight)
+        if (fit_intercept and not self.X.sparse
+                and np.any(np.abs(self.x_mean) > CENTRING_RATIO * np.sqrt(self.col_sq))):
+            # a mean far above its column's spread: X w - offset'w would cancel most of
+            # the digits, so this X is centred into a (column-major) copy
+            self.X = Design(np.subtract(X, self.x_mean, out=np.empty(X.shape, order="F")))
         self._Xty = self.X.rdot(sample_weight * y)
         self._sqrt_s = np.sqrt(sample_weight)
         self._sqrt_s_y = self._sqrt_s * y
