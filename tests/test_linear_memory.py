@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
 from skdgating import DGatingGroupLasso, alpha_max
 
@@ -90,3 +91,17 @@ def test_sparse_d3_fit_does_not_densify():
     assert est.support_.sum() >= 1
     dense_bytes = 8 * X.shape[0] * X.shape[1]
     assert peak < dense_bytes / 10, f"peak {peak / 1e6:.1f} MB, dense size {dense_bytes / 1e6:.0f} MB"
+
+
+def test_means_far_above_the_spread_are_centred_exactly():
+    """Columns with means 1e7 times their spread (where implicit centring would cancel
+    the digits of the KKT test): the fit converges, to the fit on the pre-centred columns."""
+    X, y = _planted(200, 40, 8, seed=7)
+    X -= X.mean(0)
+    shifted = X + 1e7 * np.arange(1, 41)
+    alpha = alpha_max(X, y, groups=4) / 10
+    ref = DGatingGroupLasso(groups=4, D=2, alpha=alpha, tol=1e-8).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = DGatingGroupLasso(groups=4, D=2, alpha=alpha, tol=1e-8).fit(shifted, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)
