@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from .constants import BLOCK_ENTRIES, TAKE_VIEW_FRACTION
+from .constants import BLOCK_ENTRIES, TAKE_VIEW_FRACTION, VIEW_MIN_ENTRIES
 
 
 class Design:
@@ -24,27 +24,35 @@ class Design:
 
     def __init__(self, X, offset=None, subset=None):
         self.X, self.offset, self.subset = X, offset, subset
+        self._copy = None  # see _copied
         self.sparse = sp.issparse(X)
         self.shape = X.shape if subset is None else (X.shape[0], len(subset))
 
     def take(self, cols):
         """The design restricted to the columns ``cols`` (an index array).
 
-        A copy of those columns; when they are most of X (TAKE_VIEW_FRACTION), a
-        view that reads them through X, so that a working set of (nearly) every
-        group, as D>=3 starts with, costs no second copy of X.
+        A copy of those columns; when they are most of X (TAKE_VIEW_FRACTION) and
+        the copy would not be small (VIEW_MIN_ENTRIES), a view that reads them
+        through X, so that a working set of (nearly) every group, as D>=3 starts
+        with, costs no second copy of X.
         """
         cols = np.asarray(cols, dtype=np.intp)
         if self.subset is not None:
             cols = self.subset[cols]
-        if len(cols) >= TAKE_VIEW_FRACTION * self.X.shape[1]:
+        p = self.X.shape[1]
+        copy_entries = (self.X.nnz if self.sparse else self.X.size) * len(cols) / max(p, 1)
+        if len(cols) >= TAKE_VIEW_FRACTION * p and copy_entries > VIEW_MIN_ENTRIES:
             return Design(self.X, self.offset, subset=cols)
         return Design(self.X[:, cols], None if self.offset is None else self.offset[cols])
 
     def _copied(self):
-        """This design with its columns copied out of X (for the Gram products)."""
-        return self if self.subset is None else Design(self.X[:, self.subset],
-                                                       None if self.offset is None else self.offset[self.subset])
+        """This design with its columns copied out of X, made on first use and kept (the
+        Hessians of a Newton subproblem use it at every step; L-BFGS never does)."""
+        if self.subset is None:
+            return self
+        if self._copy is None:
+            self._copy = Design(self.X[:, self.subset], None if self.offset is None else self.offset[self.subset])
+        return self._copy
 
     def dot(self, w):
         """``X w`` for ``w`` of shape (p,) or (p, K)."""
