@@ -13,7 +13,12 @@ Shapes (10 active groups each, AR(1) columns: correlation rho^|i-k|, rho=0.5, SN
 Least squares and binary logistic, at alpha_max/10 and alpha_max/50 (group weights
 sqrt(group size); every solver gets the same objective, alpha and group weights
 converted), and (least squares) the 20-alpha path alpha_max -> alpha_max/100
-against ``celer_path`` and skglm's GroupLasso with ``warm_start``.
+against ``celer_path`` and skglm's GroupLasso with ``warm_start``. skglm's path is
+stopped after ``--peer-cap`` seconds (default 60; checked between alphas, a fit
+is not interrupted) and then reported as such with the alphas it reached, not
+timed: its sparse fits take 40-60 s each (its first, with numba's compilation, took
+8 minutes on the loaded machine), so its 20-alpha sparse path would take 15-20
+minutes per run.
 
 Timing (``_timing.round_robin``): one cold fit, then warm repeats round-robin over
 the solvers, median. The default environment is timed first; with ``--pinned``
@@ -22,12 +27,13 @@ threadpoolctl in this process, and printed beside it. Relative objective gaps ar
 the best objective any solver reached.
 
 Run:  python benchmarks/bench_linear.py [--repeats 5] [--quick] [--shapes wide tall]
-      [--tasks regression classification] [--no-pinned] [--no-path]
+      [--tasks regression classification] [--no-pinned] [--no-path | --path-only] [--peer-cap 60]
 """
 
 import argparse
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -179,7 +185,15 @@ def group_lasso_alpha_max(X, y, size):
     return float(np.max(np.linalg.norm(g.reshape(-1, size), axis=1) / np.sqrt(size)))
 
 
-def path_table(shape, repeats, pinned):
+class _OverCap(Exception):
+    """A peer's path stopped at the time cap: ``done`` of the alphas in ``seconds``."""
+
+    def __init__(self, done, seconds):
+        super().__init__(f"{done} alphas in {seconds:.1f} s")
+        self.done, self.seconds = done, seconds
+
+
+def path_table(shape, repeats, pinned, peer_cap):
     n, p, size = SHAPES[shape]
     X, y = make_problem(shape, "regression")
     amax = group_lasso_alpha_max(X, y, size)
@@ -192,21 +206,27 @@ def path_table(shape, repeats, pinned):
         return dgating_path(DGatingGroupLasso(groups=size, D=2, tol=1e-6), X, y, alphas=alphas).coefs
 
     def skglm_path():
+        # skglm has no group path function: warm-started fits, one alpha after another,
+        # stopped once past peer_cap seconds (its sparse fits take 40-60 s each)
         est = GroupLasso(groups=size, alpha=alphas[0], weights=weights, tol=1e-6, max_iter=1000,
                          fit_intercept=True, warm_start=True)
-        coefs = []
+        coefs, start = [], time.perf_counter()
         for a in alphas:
             est.alpha = a
             coefs.append(est.fit(X, y).coef_.copy())
+            if len(coefs) < len(alphas) and time.perf_counter() - start > peer_cap:
+                raise _OverCap(len(coefs), time.perf_counter() - start)
         return np.array(coefs)
 
     x_mean = np.asarray(X.mean(axis=0)).ravel()
     Xc = X if sp.issparse(X) else np.asfortranarray(X - x_mean)
 
     def celer():
-        # celer_path fits no intercept: centred data (implicitly for sparse X, X_offset)
+        # celer_path fits no intercept: centred data (implicitly for sparse X: X_offset,
+        # which celer divides by X_scale, so that must be given too)
         _, coefs, _ = celer_path(Xc, y - y.mean(), "grouplasso", alphas=alphas, groups=size, weights=weights,
-                                 tol=1e-8, max_iter=1000, X_offset=x_mean if sp.issparse(X) else None)
+                                 tol=1e-8, max_iter=1000, X_offset=x_mean if sp.issparse(X) else None,
+                                 X_scale=np.ones(p) if sp.issparse(X) else None)
         return coefs.T
 
     fits = {"skdgating dgating_path": ours, "skglm GroupLasso warm_start": skglm_path, "celer celer_path": celer}
@@ -216,26 +236,33 @@ def path_table(shape, repeats, pinned):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fits[name]()
+        except _OverCap as over:  # not timed further: reported with its partial time
+            refused.append((name, f"over the {peer_cap:g} s cap ({over}), not timed further"))
+            del fits[name]
         except Exception as exc:  # a solver that refuses this input (e.g. sparse X)
-            refused.append((name, f"{type(exc).__name__}: {str(exc)[:60]}"))
+            refused.append((name, f"refused ({type(exc).__name__}: {str(exc)[:60]})"))
             del fits[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         default = round_robin(fits, repeats)
         one = round_robin(fits, repeats, pinned=True) if pinned else None
-    ref = default["skglm GroupLasso warm_start"][0]
-    fastest = min(default[nm][2] for nm in default if not nm.startswith("skdgating"))
-    fastest_one = min(one[nm][2] for nm in one if not nm.startswith("skdgating")) if pinned else np.nan
+    # reference coefficients: skglm's path when it ran to the end, else celer's
+    ref_name = next(nm for nm in ("skglm GroupLasso warm_start", "celer celer_path", "skdgating dgating_path")
+                    if nm in default)
+    ref = default[ref_name][0]
+    fastest = min((default[nm][2] for nm in default if not nm.startswith("skdgating")), default=np.nan)
+    fastest_one = min((one[nm][2] for nm in one if not nm.startswith("skdgating")), default=np.nan) \
+        if pinned else np.nan
     print(f"\n### {shape}: 20-alpha least-squares path alpha_max -> alpha_max/100 (n={n}, p={p})\n")
     print("| solver | warm (s) | / fastest peer | 1 thread (s) | / fastest peer, 1 thread | cold (s) | "
-          "max abs coef diff to skglm |")
+          f"max abs coef diff to {ref_name.split()[0]} |")
     print("|---|---|---|---|---|---|---|")
     for name, (coefs, cold, warm) in default.items():
         w1 = one[name][2] if pinned else np.nan
         print(f"| {name} | {warm:.3f} | {warm / fastest:.2f} | {w1:.3f} | {w1 / fastest_one:.2f} | {cold:.3f} | "
               f"{np.abs(np.asarray(coefs) - ref).max():.1e} |")
     for name, why in refused:
-        print(f"| {name} | refused ({why}) | | | | | |")
+        print(f"| {name} | {why} | | | | | |")
     sys.stdout.flush()
 
 
@@ -248,14 +275,18 @@ def main():
                         default=["regression", "classification"])
     parser.add_argument("--no-pinned", action="store_true", help="skip the 1-thread timing")
     parser.add_argument("--no-path", action="store_true", help="skip the 20-alpha paths")
+    parser.add_argument("--path-only", action="store_true", help="only the 20-alpha paths")
+    parser.add_argument("--peer-cap", type=float, default=60.0,
+                        help="seconds after which a peer's warm-started path (skglm) is stopped and "
+                             "reported with its partial time instead of timed (default 60)")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     print(f"warm = median of {repeats} round-robin repeat(s); 1 thread = threadpoolctl limit 1 in this process")
     for shape in args.shapes:
-        for task in args.tasks:
+        for task in [] if args.path_only else args.tasks:
             fit_table(shape, task, repeats, not args.no_pinned)
         if not args.no_path:
-            path_table(shape, repeats, not args.no_pinned)
+            path_table(shape, repeats, not args.no_pinned, args.peer_cap)
 
 
 if __name__ == "__main__":

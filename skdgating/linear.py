@@ -451,7 +451,8 @@ def _problem(X, sample_weight, datafit_factory, groups, group_weights, feature_n
         mean, sq = np.asarray(X.T @ s).ravel(), np.asarray(X.multiply(X).T @ s).ravel()
         var = sq - mean**2
         warn_if_badly_scaled(X, name, std=np.sqrt(np.where(var > 1e-10 * sq, var, 0.0)), mean=mean)
-    elif datafit.X.X is not X:  # least squares centred a copy: its weighted variances are known
+    elif datafit.X.offset is not None or datafit.X.X is not X:
+        # least squares centred X (implicitly, or into a copy): its weighted variances are known
         warn_if_badly_scaled(X, name, std=np.sqrt(datafit.col_sq), mean=datafit.x_mean)
     else:
         warn_if_badly_scaled(X, name)

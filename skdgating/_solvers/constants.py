@@ -21,6 +21,18 @@ KKT_READOUT_THRESHOLD = 1e-4
 # saddle at 0) is restarted from zero at most this often, so the loop terminates.
 MAX_RESTARTS = 3
 
+# --- D>=3 start --------------------------------------------------------------------
+# The dense start is a ridge fit by conjugate gradients (gated.ridge_start), each
+# iteration a pass over X and one over X'; stopped at a relative residual of
+# RIDGE_START_RTOL, after RIDGE_START_ITERATIONS at most. The D>=3 objective is
+# non-convex, so the start picks the local minimum: at 1e-6 the fits of
+# bench_linear.py's wide and square shapes (least squares and logistic) end where
+# the exact ridge start led, while 1e-3 or 1e-4 led the wide logistic fit to
+# another minimum (11 groups, objective 0.6% higher). Tuned: 1e-6 takes 39
+# iterations on the square shape (5000 x 5000), under the exact solve's cost.
+RIDGE_START_ITERATIONS = 100
+RIDGE_START_RTOL = 1e-6
+
 # --- working sets (D=2) ------------------------------------------------------------
 # A working set holds WS_GROWTH times the current support, filled with the worst
 # KKT violators (gated driver) or the groups whose constraint a feasible dual point
@@ -92,7 +104,30 @@ HESSIAN_REUSE = 0.6
 MAX_EPOCHS = 20_000
 MAX_PROX_NEWTON = 50
 
-# --- linear algebra ----------------------------------------------------------------
-# Least squares caches the working-set columns and their Gram matrix along a fit
-# and a path, up to this many entries (n_samples x cached columns), about 400 MB.
-CACHE_ENTRIES = 50_000_000
+# --- memory (least squares) ---------------------------------------------------------
+# Dense X is centred implicitly (no copy) unless a column's mean exceeds
+# CENTRING_RATIO times its standard deviation: the implicit products then cancel
+# log10(ratio) digits, and at 1e4 the 1e-16 rounding stays below 1e-12 of the
+# gradient, far under any tolerance the solver is asked for.
+CENTRING_RATIO = 1e4
+# The Gram cache (working-set columns and their Gram matrix, kept along a fit and a
+# path) may hold CACHE_FRACTION times X's own stored entries, at least
+# MIN_CACHE_ENTRIES (16 MB; small data never has to evict). 1.0: with dense X the
+# cache can grow to one centred copy of the columns it needs (what centring into a
+# copy used to cost up front), so a fit's extra memory stays a small multiple of X
+# (tests/test_linear_memory.py), and the cache still holds every working set of the
+# panel's paths (bench_linear.py) without evicting.
+CACHE_FRACTION = 1.0
+MIN_CACHE_ENTRIES = 2**21
+# Dense products that need centred columns (their squared norms) take BLOCK_ENTRIES
+# entries at a time (2 MB), so no n x p temporary is built.
+BLOCK_ENTRIES = 2**18
+# A working set of at least TAKE_VIEW_FRACTION of X's columns is read through X
+# (a product with all of X, zero outside the set) instead of copied: the copy
+# would be at least half of X (D>=3 starts with every group), and reading through
+# X costs at most 1/TAKE_VIEW_FRACTION = 2 times the flops of the copy's products.
+TAKE_VIEW_FRACTION = 0.5
+# ... unless the copy is smaller than VIEW_MIN_ENTRIES (16 MB): a small copy is
+# faster to work on (D=2 logistic, toeplitz 2000 x 500 at alpha_max/50, working
+# sets of 96% of the columns: 1.13x the time through the view).
+VIEW_MIN_ENTRIES = 2**21

@@ -10,8 +10,7 @@ gated gradient is below ``tol``.
 
 import numpy as np
 
-from .constants import SUPPORT_THRESHOLD
-from .design import ridge_solution
+from .constants import RIDGE_START_ITERATIONS, RIDGE_START_RTOL, SUPPORT_THRESHOLD
 from .newton import minimize_subproblem
 from .subproblem import Subproblem
 
@@ -61,8 +60,40 @@ def dense_start(datafit, groups, alpha, seed):
     """
     K, p = datafit.n_outputs, groups.n_features
     ridge = max(alpha, 1e-3 * datafit.col_sq.sum() / max(p, 1), 1e-8)
-    W = ridge_solution(datafit.X, datafit.s, datafit.ridge_target(), ridge).T
+    W = ridge_start(datafit.X, datafit.s, datafit.ridge_target(), ridge, datafit.col_sq).T
     rng = np.random.default_rng(seed)
     scale = np.abs(W).mean() + 1e-12
     W = W + 1e-3 * scale * rng.standard_normal(W.shape)
     return W.reshape(K, p)
+
+
+def ridge_start(design, s, target, ridge, col_sq):
+    """``(X'SX + ridge I)^{-1} X'S target``, shape (p, K), by preconditioned conjugate gradients.
+
+    Matrix-free: each iteration is one product with X and one with X', so the
+    start costs ``O(np)`` time per iteration and ``O(n + p)`` memory, where forming
+    the smaller Gram matrix took ``min(n, p)^2`` memory (as large as X on square
+    data) and ``n p min(n, p)`` flops. Only a start is needed (the D>=3 solver
+    then descends from it), so CG stops at RIDGE_START_RTOL or after
+    RIDGE_START_ITERATIONS. The preconditioner is the diagonal ``col_sq + ridge``.
+    """
+    def apply(V):
+        return design.rdot(s[:, None] * design.dot(V)) + ridge * V
+
+    rhs = design.rdot(s[:, None] * target)
+    inverse_diagonal = 1.0 / (col_sq + ridge)[:, None]
+    W, R = np.zeros_like(rhs), rhs.copy()
+    Z = inverse_diagonal * R
+    P, rz = Z.copy(), (R * Z).sum(0)
+    stop = RIDGE_START_RTOL * np.linalg.norm(rhs)
+    for _ in range(RIDGE_START_ITERATIONS):
+        if np.linalg.norm(R) <= stop:
+            break
+        AP = apply(P)
+        step = rz / np.maximum((P * AP).sum(0), np.finfo(float).tiny)
+        W += step * P
+        R -= step * AP
+        Z = inverse_diagonal * R
+        rz, rz_old = (R * Z).sum(0), rz
+        P = Z + (rz / np.maximum(rz_old, np.finfo(float).tiny)) * P
+    return W

@@ -1,5 +1,7 @@
 """The gated objective restricted to a working set of groups, in packed variables."""
 
+from functools import cached_property
+
 import numpy as np
 
 from .._gating_formulas import balanced_factors, factor_gradients, factor_penalty, gate_product
@@ -25,11 +27,19 @@ class Subproblem:
         self.pen_sizes = np.bincount(self.local_group, minlength=len(ws))[: self.n_pen]
         self.pen_starts = np.concatenate([[0], np.cumsum(self.pen_sizes)[:-1]]).astype(np.intp)
         self.m_pen = int(self.pen_sizes.sum())
-        if datafit.n_outputs == 1:  # only the (single-output) Newton Hessian uses it
-            self.membership = np.zeros((self.m_pen, self.n_pen))
-            self.membership[np.arange(self.m_pen), self.local_group[: self.m_pen]] = 1.0
         self.value_grad_w, self.hess_w = datafit.restrict(self.cols)
         self.n_b = datafit.n_intercepts
+
+    @cached_property
+    def membership(self):
+        """``(m_pen, n_pen)`` indicator of each penalized column's group.
+
+        Only the (single-output) Newton Hessian uses it, so it is built on first use:
+        on a working set of every group (D>=3 starts so) it would be ``p x n_groups``.
+        """
+        membership = np.zeros((self.m_pen, self.n_pen))
+        membership[np.arange(self.m_pen), self.local_group[: self.m_pen]] = 1.0
+        return membership
 
     # packing of (omega, gates, b) into one vector for L-BFGS
     def unpack(self, x):
