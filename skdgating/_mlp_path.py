@@ -471,12 +471,13 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
     eligible = is_candidate(settled, exposure)
     if not np.any(eligible & (n_selected.min(axis=0) > 0)):
-        # No model with features qualifies (too small a budget): every scored alpha is
-        # a candidate (the smallest if none was scored, as on tiny data), and the user
-        # is told which budget to raise. Otherwise the unqualified alphas are simply
-        # not candidates (one_se_rule).
+        # No model with features qualifies (too small a budget): every scored alpha
+        # whose models kept features is a candidate (the smallest alpha, which keeps
+        # the features, if none was scored, as on tiny data), and the user is told
+        # which budget to raise. Otherwise the unqualified alphas are simply not
+        # candidates (one_se_rule).
         warn_unsettled([m for path in paths for m in path], budget)
-        eligible = np.isfinite(losses).all(axis=0)
+        eligible = np.isfinite(losses).all(axis=0) & (n_selected.min(axis=0) > 0)
     if eligible.any():
         best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
     else:
