@@ -292,9 +292,13 @@ def is_candidate(settled, exposure):
 
 
 def needs_score(settled, exposure, empty):
-    """A lean search scores (relaxed copy, validation rows) only the models that can be
-    chosen, and the empty ones (their score stands for every larger alpha)."""
-    return bool(empty or is_candidate(settled, exposure))
+    """A lean search scores (relaxed copy, validation rows) only the models the penalty
+    has acted on (exposure >= MIN_EXPOSURE, settled or not) and the empty ones (their
+    score stands for every larger alpha). Unsettled models are scored although they are
+    not candidates: when no alpha settled in every fold (small data), the fallback of
+    :func:`choose_alpha` chooses among them (wine with probes, 133 rows: the smallest
+    alpha instead, with every probe, when they were not scored)."""
+    return bool(empty or np.min(exposure) >= MIN_EXPOSURE)
 
 
 def path_is_done(losses, weights, candidate):
@@ -472,9 +476,9 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     eligible = is_candidate(settled, exposure)
     if not np.any(eligible & (n_selected.min(axis=0) > 0)):
         # No model with features qualifies (too small a budget): every scored alpha
-        # whose models kept features is a candidate (the smallest alpha, which keeps
-        # the features, if none was scored, as on tiny data), and the user is told
-        # which budget to raise. Otherwise the unqualified alphas are simply not
+        # whose models kept features is a candidate (in a lean search, the exposed
+        # ones; the smallest alpha, which keeps the features, if none was scored), and
+        # the user is told which budget to raise. Otherwise the unqualified alphas are simply not
         # candidates (one_se_rule).
         warn_unsettled([m for path in paths for m in path], budget)
         eligible = np.isfinite(losses).all(axis=0) & (n_selected.min(axis=0) > 0)
