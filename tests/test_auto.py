@@ -118,7 +118,7 @@ def test_path_convergence_warning_names_the_budget_the_user_set():
 def test_lean_search_trains_a_prefix_of_the_full_path_and_chooses_the_same_alpha():
     # oracle: the full search (every alpha trained and scored). The lean one of
     # alpha="auto" trains the same models (same seeds and steps) until it stops, and
-    # scores only the candidates: its records are the full path's sparse-end-trimmed
+    # scores only the exposed models: its records are the full path's sparse-end-trimmed
     # prefix, and its choice is the full grid's.
     X, y = regression_data(seed=0, n=200, p=6)
     template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=30, alpha=0.0, random_state=0)
