@@ -66,6 +66,14 @@ MIN_ROUND_STEPS = 100
 # A path model is a candidate only once the penalty has contracted the gating
 # imbalance by about e (cumulative 4 * lr * alpha * steps / D >= 1).
 MIN_EXPOSURE = 1.0
+# A lean search (alpha="auto") stops its path once the models are clearly worse than the
+# best so far: the last STOP_PATIENCE alphas are candidates past the best candidate, each
+# worse than it by more than STOP_SE paired standard errors (one_se_rule's SE). On a path
+# the validation loss rises steadily past the best (the sparse end only removes signal),
+# so the rest of the grid cannot win; it used to cost a round and a scoring round per
+# alpha and fold.
+STOP_SE = 3.0
+STOP_PATIENCE = 2
 # train_paths trains the splits of a search (no estimators kept) as one stacked network
 # (skdgating._stacked_path) where it can; False: one sequential path per split.
 STACK_SPLITS = True
@@ -177,23 +185,28 @@ def _support_settled(before, after, penalized):
     return bool(np.all(after.group_norms_[kept] >= _SHRINK * before[1][kept]))
 
 
-def _record(est, alpha, epochs, settled, exposure, valid, keep):
+def _record(est, alpha, epochs, settled, exposure, valid, keep, lean=False):
     model = PathModel(alpha=float(alpha), support=est.support_.copy(), group_norms=est.group_norms_.copy(),
                       n_selected=int(est.support_.sum()), n_epochs=int(epochs), settled=bool(settled),
                       exposure=float(exposure))
     if valid is not None:
         X_val, y_val, sw_val, y_scale, relax = valid
-        judged = relax(est)
-        model.valid_losses = _per_row_losses(judged, X_val, y_val, y_scale)
-        model.valid_score = float(judged.score(X_val, y_val, sample_weight=sw_val))
+        if lean and not needs_score(settled, exposure, model.n_selected == 0):
+            model.valid_losses = np.full(len(y_val), np.nan)
+        else:
+            judged = relax(est)
+            model.valid_losses = _per_row_losses(judged, X_val, y_val, y_scale)
+            model.valid_score = float(judged.score(X_val, y_val, sample_weight=sw_val))
     if keep:
         model.estimator = copy.deepcopy(est)
     return model
 
 
-def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep):
+def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep, lean=False):
     """One dense-to-sparse path (increasing ``alphas``) on the rows ``train`` (None: all,
-    X and y as given), scored on the rows ``valid`` (None: not scored)."""
+    X and y as given), scored on the rows ``valid`` (None: not scored). ``lean``: score
+    only the candidates and stop once clearly worse (:func:`path_is_done`, on this
+    split's validation rows)."""
     if train is None:
         Xt, yt, swt = X, y, sample_weight
     else:
@@ -228,12 +241,15 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
         est.fit(Xt, yt, sample_weight=swt)
         penalized = _penalized(est)
         est.set_params(max_epochs=budget.round_epochs)
-        path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep))
+        path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep, lean))
         for alpha in alphas[1:]:
+            if lean and scored is not None and path_is_done(
+                    _path_losses([path]), scored[2], [is_candidate([m.settled], [m.exposure]) for m in path]):
+                break
             if not np.any(est.group_norms_[penalized] > 0):
                 # Every feature is gone; zero columns are absorbing, so every larger
                 # alpha gives this same constant network.
-                path.append(_record(est, alpha, 0, True, np.inf, scored, keep))
+                path.append(_record(est, alpha, 0, True, np.inf, scored, keep, lean))
                 if keep:
                     path[-1].estimator.set_params(alpha=float(alpha))
                 continue
@@ -245,7 +261,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
                 epochs += budget.round_epochs
                 settled = _support_settled(before, est, penalized)
             exposure += per_epoch * alpha * epochs
-            path.append(_record(est, alpha, epochs, settled, exposure, scored, keep))
+            path.append(_record(est, alpha, epochs, settled, exposure, scored, keep, lean))
     if keep:
         for model in path:
             model.estimator.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs)
@@ -267,6 +283,41 @@ def exposure_per_epoch(template, steps):
     return 4.0 * lr * steps / template.D
 
 
+def is_candidate(settled, exposure):
+    """Whether a path model may be chosen: it settled, after the penalty had time to act
+    (a model whose support did not change because the penalty has barely started is
+    dense by lack of steps, not by choice; on wine with probes those dense models kept
+    every probe and won on log-loss). Arrays: per split along axis 0, all must qualify."""
+    return np.all(settled, axis=0) & (np.min(exposure, axis=0) >= MIN_EXPOSURE)
+
+
+def needs_score(settled, exposure, empty):
+    """A lean search scores (relaxed copy, validation rows) only the models the penalty
+    has acted on (exposure >= MIN_EXPOSURE, settled or not) and the empty ones (their
+    score stands for every larger alpha). Unsettled models are scored although they are
+    not candidates: when no alpha settled in every fold (small data), the fallback of
+    :func:`choose_alpha` chooses among them (wine with probes, 133 rows: the smallest
+    alpha instead, with every probe, when they were not scored)."""
+    return bool(empty or np.min(exposure) >= MIN_EXPOSURE)
+
+
+def path_is_done(losses, weights, candidate):
+    """Whether a lean path may stop (see ``STOP_SE``): ``losses`` has one row per
+    validation row (pooled over the splits) and one column per alpha trained so far,
+    ``candidate`` one bool per alpha."""
+    candidate = np.asarray(candidate, bool)
+    if len(candidate) <= STOP_PATIENCE or not candidate[-STOP_PATIENCE:].all():
+        return False
+    best, _, mean, se = one_se_rule(losses, weights, eligible=candidate)
+    last = np.arange(len(candidate) - STOP_PATIENCE, len(candidate))
+    return bool(best < last[0] and np.all(mean[last] - mean[best] > STOP_SE * se[last]))
+
+
+def _path_losses(paths):
+    """(validation rows pooled over the splits, alphas) losses of equally long paths."""
+    return np.concatenate([np.array([m.valid_losses for m in path]).T for path in paths])
+
+
 def _penalized(est):
     from .groups import make_groups
 
@@ -275,7 +326,7 @@ def _penalized(est):
 
 
 def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_estimators=False,
-                n_jobs=None):
+                n_jobs=None, lean=False):
     """Train one warm-started dense-to-sparse path per split: the only (split x alpha) trainer.
 
     Parameters
@@ -291,6 +342,11 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
         Keep a fitted copy of every model (``dgating_path``); otherwise numpy records only.
     n_jobs : int or None
         Splits run in parallel with joblib (sequential paths only).
+    lean : bool
+        ``alpha="auto"``'s economy: only the models that can be chosen are scored
+        (:func:`needs_score`; the others get NaN losses), and the paths stop once their
+        last models are clearly worse than the best (:func:`path_is_done`). The paths
+        returned may then be shorter than ``alphas`` (the same length when stacked).
 
     Notes
     -----
@@ -308,9 +364,9 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
         from ._stacked_path import stackable, stacked_paths
 
         if stackable(template, y, splits):
-            return stacked_paths(template, X, y, sample_weight, splits, alphas, budget)
+            return stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=lean)
     return Parallel(n_jobs=n_jobs)(
-        delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators)
+        delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators, lean)
         for train, valid in splits)
 
 
@@ -388,8 +444,13 @@ def auto_cv(estimator, y):
 
 
 def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,
-                 budget=None):
+                 budget=None, lean=False):
     """Cross-validate a warm path over ``alphas`` and pick one (``selection`` "1se" or "min").
+
+    ``lean`` (``alpha="auto"``): score only the candidates and stop the paths once
+    clearly worse than the best (:func:`train_paths`); the record then holds the
+    alphas trained (``"n_alphas_grid"`` the grid's size) and NaN losses and scores
+    for the models that were not candidates.
 
     Returns a dict of numpy arrays (by decreasing alpha) and the chosen values: the
     record kept as ``alpha_search_`` / ``cv_results_``.
@@ -401,25 +462,31 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
         grid = alpha_grid_for(template, n_train, AUTO_N_ALPHAS if alphas is None else int(alphas), budget)
     else:
         grid = np.sort(np.asarray(alphas, dtype=float))
-    paths = train_paths(template, X, y, sample_weight, splits, grid, budget, n_jobs=n_jobs)
+    n_grid = len(grid)
+    paths = train_paths(template, X, y, sample_weight, splits, grid, budget, n_jobs=n_jobs, lean=lean)
+    # A lean path may stop early (each sequential split on its own rows): the alphas all trained.
+    n_trained = min(len(path) for path in paths)
+    paths, grid = [path[:n_trained] for path in paths], grid[:n_trained]
     order = np.concatenate([valid for _, valid in splits])
-    losses = np.concatenate([np.array([m.valid_losses for m in path]).T for path in paths])
+    losses = _path_losses(paths)
     weights = None if sample_weight is None else sample_weight[order]
     settled = np.array([[m.settled for m in path] for path in paths])
     exposure = np.array([[m.exposure for m in path] for path in paths])
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
-    # Candidates: models that settled in every fold, after the penalty had time to act
-    # (a model whose support did not change because the penalty has barely started is
-    # dense by lack of steps, not by choice; on wine with probes those dense models
-    # kept every probe and won on log-loss).
-    eligible = settled.all(axis=0) & (exposure.min(axis=0) >= MIN_EXPOSURE)
+    eligible = is_candidate(settled, exposure)
     if not np.any(eligible & (n_selected.min(axis=0) > 0)):
-        # No model with features qualifies (too small a budget): every alpha is a
-        # candidate, and the user is told which budget to raise. Otherwise the
-        # unqualified alphas are simply not candidates (one_se_rule).
+        # No model with features qualifies (too small a budget): every scored alpha
+        # whose models kept features is a candidate (in a lean search, the exposed
+        # ones; the smallest alpha, which keeps the features, if none was scored), and
+        # the user is told which budget to raise. Otherwise the unqualified alphas are simply not
+        # candidates (one_se_rule).
         warn_unsettled([m for path in paths for m in path], budget)
-        eligible = np.ones_like(eligible)
-    best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
+        eligible = np.isfinite(losses).all(axis=0) & (n_selected.min(axis=0) > 0)
+    if eligible.any():
+        best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
+    else:
+        best = one_se = 0
+        mean = se = np.full(len(grid), np.nan)
     chosen = one_se if selection == "1se" else best
     scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
     supports = np.array([[m.support for m in path] for path in paths])    # (n_splits, n_alphas, p)
@@ -450,6 +517,7 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
         "eligible": down(eligible),
         "n_epochs": down(np.array([[m.n_epochs for m in path] for path in paths])),
         "n_splits": len(paths),
+        "n_alphas_grid": n_grid,
         "budget": (budget.first_epochs, budget.round_epochs, budget.max_epochs),
         "fold_steps_per_epoch": steps_per_epoch(n_train, template.batch_size),
     }
@@ -500,7 +568,7 @@ def fit_auto(estimator, X, y, sample_weight):
         final = clone(template).set_params(alpha=search["alpha"]).fit(X, y, sample_weight=sample_weight)
         return final, search
     search = choose_alpha(template, X, y, sw, cv=k, alphas=None, selection=AUTO_SELECTION,
-                          random_state=split_seed(estimator.random_state))
+                          random_state=split_seed(estimator.random_state), lean=True)
     search["fallback"] = None
     return fit_final(template, X, y, sample_weight, search), search
 

@@ -39,8 +39,8 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 
-from ._mlp_path import (PathModel, _row_losses, _support_settled, exposure_per_epoch, steps_per_epoch,
-                        target_scale)
+from ._mlp_path import (PathModel, _path_losses, _row_losses, _support_settled, exposure_per_epoch, is_candidate,
+                        needs_score, path_is_done, steps_per_epoch, target_scale)
 from ._threads import thread_limits
 from ._training import step_flops, train_stacked
 from .exceptions import EmptyModelWarning
@@ -62,11 +62,12 @@ def stackable(template, y, splits):
     return True
 
 
-def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
+def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=False):
     """One warm-started dense-to-sparse path per split, all splits trained as one stacked network.
 
     Parameters and returned records as :func:`skdgating._mlp_path.train_paths` with
-    ``keep_estimators=False`` (see :func:`stackable` for what it accepts).
+    ``keep_estimators=False`` (see :func:`stackable` for what it accepts). A ``lean``
+    path stops for every split at once, on the validation rows of all of them.
 
     Returns
     -------
@@ -107,8 +108,21 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
         model = PathModel(alpha=float(alpha), support=fit.support.copy(), group_norms=fit.group_norms.copy(),
                           n_selected=int(fit.support.sum()), n_epochs=int(epochs), settled=bool(settled),
                           exposure=float(exposure))
-        model.valid_losses, model.valid_score = scoring[k](relaxed)
+        if relaxed is None:  # not scored (lean)
+            model.valid_losses = np.full(len(scoring[k].y), np.nan)
+        else:
+            model.valid_losses, model.valid_score = scoring[k](relaxed)
         return model
+
+    def scored(k, settled, exposure):
+        """Whether split ``k``'s model gets a relaxed copy and a score."""
+        return not lean or needs_score(settled, exposure, not np.any(fits[k].group_norms[penalized] > 0))
+
+    def relax(ks):
+        """The relaxed copies (one round at alpha=0) of the splits ``ks``, as a dict."""
+        return dict(zip(ks, train(ks, 0.0, round_epochs, fits))) if ks else {}
+
+    weights = None if sample_weight is None else np.concatenate([sample_weight[valid] for _, valid in splits])
 
     K = len(splits)
     everyone = list(range(K))
@@ -117,11 +131,15 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", EmptyModelWarning)
         fits = train(everyone, alphas[0], first_epochs, None)
-        relaxed = train(everyone, 0.0, round_epochs, fits)
         exposure = [per_epoch * alphas[0] * first_epochs] * K
+        relaxed = relax([k for k in everyone if scored(k, True, exposure[k])])
         for k in everyone:
-            paths[k].append(record(k, alphas[0], fits[k], relaxed[k], budget.first_epochs, True, exposure[k]))
+            paths[k].append(record(k, alphas[0], fits[k], relaxed.get(k), budget.first_epochs, True, exposure[k]))
         for alpha in alphas[1:]:
+            if lean and path_is_done(_path_losses(paths), weights,
+                                     is_candidate([[m.settled for m in p] for p in paths],
+                                                  [[m.exposure for m in p] for p in paths])):
+                break
             alive = [k for k in everyone if np.any(fits[k].group_norms[penalized] > 0)]
             # Every feature gone: zero columns are absorbing, so every larger alpha gives
             # this same constant network (and the same relaxed copy).
@@ -144,11 +162,12 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget):
                     settled[k] = _support_settled(before[k], _as_fitted(fit), penalized)
                 # A settled split is frozen (its sequential path stops training it too).
                 active = [k for k in active if not settled[k] and epochs[k] < budget.max_epochs]
-            relaxed = dict(zip(alive, train(alive, 0.0, round_epochs, fits)))
             for k in alive:
                 rounds = epochs[k] // budget.round_epochs
                 exposure[k] += per_epoch * alpha * rounds * round_epochs
-                paths[k].append(record(k, alpha, fits[k], relaxed[k], epochs[k], settled[k], exposure[k]))
+            relaxed = relax([k for k in alive if scored(k, settled[k], exposure[k])])
+            for k in alive:
+                paths[k].append(record(k, alpha, fits[k], relaxed.get(k), epochs[k], settled[k], exposure[k]))
     return paths
 
 

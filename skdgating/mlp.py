@@ -80,9 +80,12 @@ _PARAMS_DOC = """
         round without penalty; the alpha with the best validation loss among
         the settled models; then the same path on all rows up to that
         ``alpha_``, choosing among the columns that most folds kept, and a
-        short round without penalty on the selected columns. What it did is kept in ``alpha_search_``. It costs about
-        two to three fits at a fixed alpha (see the user guide, "Choosing
-        alpha"). With fewer than 20 rows (or a class with fewer than 4), no
+        short round without penalty on the selected columns. The path stops
+        once its models are clearly worse than the best (3 paired standard
+        errors, twice in a row), and only the models the penalty has acted on
+        are scored. What it did is kept in ``alpha_search_``. Its cost is
+        dominated by the alphas at which most columns leave (see the user
+        guide, "Choosing alpha"). With fewer than 20 rows (or a class with fewer than 4), no
         validation is possible: ``alpha_`` is then the smallest alpha of the
         grid, which keeps the features (``alpha_search_["fallback"]`` says so).
         A float (``>= 0``) trains one network at that strength; too large a

@@ -9,7 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
-from skdgating._mlp_path import one_se_rule
+from skdgating._mlp_path import choose_alpha, one_se_rule
 
 from _planted import regression_data
 
@@ -113,3 +113,22 @@ def test_path_convergence_warning_names_the_budget_the_user_set():
     with pytest.warns(ConvergenceWarning, match=r"after 1 epochs \(set by warm_epochs\)") as record:
         dgating_path(template, X, y, alphas=np.geomspace(0.01, 0.3, 4), warm_epochs=1)
     assert not any("max_epochs=" in str(w.message) for w in record)
+
+
+def test_lean_search_trains_a_prefix_of_the_full_path_and_chooses_the_same_alpha():
+    # oracle: the full search (every alpha trained and scored). The lean one of
+    # alpha="auto" trains the same models (same seeds and steps) until it stops, and
+    # scores only the exposed models: its records are the full path's sparse-end-trimmed
+    # prefix, and its choice is the full grid's.
+    X, y = regression_data(seed=0, n=200, p=6)
+    template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=30, alpha=0.0, random_state=0)
+    lean, full = (choose_alpha(template, X, y, None, cv=3, alphas=None, selection="min", random_state=0,
+                               lean=flag) for flag in (True, False))
+    n = len(lean["alphas"])
+    assert n < full["n_alphas_grid"] == len(full["alphas"]) == lean["n_alphas_grid"]  # it stopped early
+    np.testing.assert_array_equal(lean["alphas"], full["alphas"][-n:])
+    np.testing.assert_array_equal(lean["n_selected"], full["n_selected"][:, -n:])
+    scored = np.isfinite(lean["mean_valid_loss"])
+    assert scored[lean["eligible"]].all()  # every candidate is scored
+    np.testing.assert_allclose(lean["mean_valid_loss"][scored], full["mean_valid_loss"][-n:][scored], rtol=1e-6)
+    assert lean["alpha"] == full["alpha"]

@@ -24,7 +24,7 @@ def _search(template, X, y, stacked, monkeypatch):
         from skdgating import _stacked_path
 
         real = _stacked_path.stacked_paths
-        monkeypatch.setattr(_stacked_path, "stacked_paths", lambda *a: calls.append(1) or real(*a))
+        monkeypatch.setattr(_stacked_path, "stacked_paths", lambda *a, **k: calls.append(1) or real(*a, **k))
     search = _mlp_path.choose_alpha(template, X, y, None, cv=3, alphas=6, selection="min", random_state=0)
     assert len(calls) == int(stacked)
     return search
