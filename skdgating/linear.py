@@ -90,8 +90,11 @@ _ATTRS_DOC = """
         Column indices of each group, as parsed from ``groups``.
     n_iter_ : int
         Total number of inner solver iterations, summed over the working-set
-        (outer) iterations: L-BFGS iterations plus the Newton steps the solver
-        takes near the solution (:mod:`skdgating._solvers`). The initial fit of
+        (outer) iterations (:mod:`skdgating._solvers`). ``D=2`` with least
+        squares or two classes (the group lasso, solved in the coefficients):
+        passes of block coordinate descent over the working sets. Otherwise
+        (``D>=3``, or ``D=2`` with more than two classes): L-BFGS iterations plus
+        the Newton steps the solver takes near the solution. The initial fit of
         the intercept (and of unpenalized groups) is not counted.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
