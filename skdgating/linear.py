@@ -92,7 +92,9 @@ _ATTRS_DOC = """
         Total number of inner solver iterations, summed over the working-set
         (outer) iterations (:mod:`skdgating._solvers`). ``D=2`` with least
         squares or two classes (the group lasso, solved in the coefficients):
-        passes of block coordinate descent over the working sets. Otherwise
+        passes of block coordinate descent over the working sets (plus the
+        iterations below if a badly conditioned solve stalls and the solver in
+        the gated factors finishes it). Otherwise
         (``D>=3``, or ``D=2`` with more than two classes): L-BFGS iterations plus
         the Newton steps the solver takes near the solution. The initial fit of
         the intercept (and of unpenalized groups) is not counted.

@@ -128,3 +128,31 @@ def test_warm_started_path_equals_cold_fits():
         for alpha, coef in zip(alphas[[2, 5, 7]], np.asarray(path.coefs)[[2, 5, 7]]):
             cold = DGatingGroupLasso(groups=SIZE, D=2, alpha=alpha, tol=1e-9).fit(X, y)
             np.testing.assert_allclose(np.ravel(coef), cold.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_stalling_bcd_solve_is_finished_by_the_gated_solver(task, monkeypatch):
+    # A model solve that takes MAX_EPOCHS passes hands the fit to the gated working-set
+    # solver from where BCD left it (a badly conditioned problem once took 20,000
+    # passes per model); forced here with a cap of 2 passes. The KKT conditions
+    # certify the result, and the fallback is seen to run.
+    from skdgating._solvers import convex
+
+    calls, gated = [], convex.solve_gated_working_sets
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return gated(*args, **kwargs)
+
+    monkeypatch.setattr(bcd, "MAX_EPOCHS", 2)
+    monkeypatch.setattr(convex, "solve_gated_working_sets", counting)
+    X, y = _problem(60, 200, task)
+    weights = np.full(200 // SIZE, np.sqrt(SIZE))
+    alpha = alpha_max(X, y, groups=SIZE, task=task) / 20
+    Est = DGatingGroupLasso if task == "regression" else DGatingLogisticGroupLasso
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # converged: no ConvergenceWarning
+        est = Est(groups=SIZE, D=2, alpha=alpha, tol=1e-8).fit(X, y)
+    coef, intercept = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
+    assert calls and np.count_nonzero(coef)
+    assert _kkt_violation(X, y, coef, intercept, alpha, weights, task) < 1e-6

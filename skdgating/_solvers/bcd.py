@@ -282,8 +282,9 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
     """Minimize the group lasso over the groups ``ws`` (the others held at zero).
 
     ``W`` (1, p) and ``b`` (the solver's intercept variables) are updated in place and
-    returned with the number of BCD epochs: ``(W, b, n_epochs)``. Stops when every
-    block's KKT violation on the working set is at most ``tol``.
+    returned with the number of BCD epochs and whether a model solve stalled (took
+    MAX_EPOCHS passes): ``(W, b, n_epochs, stalled)``. Stops when every block's KKT
+    violation on the working set is at most ``tol``.
     """
     n_b = datafit.n_intercepts
     blocks = _Blocks(groups, ws, alpha, n_b)
@@ -309,7 +310,7 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
         return loss + blocks.penalty(u), np.concatenate([G[0], gb if n_b else []])
 
     f, g = objective(v)
-    epochs = 0
+    epochs, stalled = 0, False
     model, previous = None, np.inf
     for _ in range(MAX_PROX_NEWTON):
         violation = blocks.kkt(g, v).max(initial=0.0)
@@ -331,7 +332,9 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
         # an exact model (least squares) is solved to the working set's tolerance; a
         # Newton model to INNER_TOL_FRACTION times the current violation
         model_tol = tol if datafit.quadratic else max(INNER_TOL_FRACTION * violation, tol)
-        epochs += model.minimize(target, lin, model_tol, MAX_EPOCHS)
+        n_epochs = model.minimize(target, lin, model_tol, MAX_EPOCHS)
+        epochs += n_epochs
+        stalled = n_epochs >= MAX_EPOCHS
         # line search on the true objective along the model's step (Armijo on the
         # decrease the model predicts, as skglm's GroupProxNewton)
         step = target - v
@@ -352,7 +355,7 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
         v, f, g, previous = v + t * step, f_new, g_new, violation
         if t < 1.0:
             model = None if gram else model  # not where the model is accurate: a new Hessian
-        if t == 0.0:
+        if t == 0.0 or stalled:
             break
     W[0, cols], b_out = split(v)
-    return W, (b_out.copy() if n_b else b), epochs
+    return W, (b_out.copy() if n_b else b), epochs, stalled

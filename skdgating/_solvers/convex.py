@@ -82,8 +82,12 @@ def solve_group_lasso(datafit, groups, alpha, W, b, tol, max_iter, verbose, star
         settled = np.array_equal(ws, previous_ws) and np.delete(kkt, ws).max(initial=0.0) <= tol
         previous_ws = ws
         inner_tol = 0.5 * tol if settled else max(INNER_TOL_FRACTION * violation, 0.5 * tol)
-        W, b, n_epochs = solve_working_set(datafit, groups, ws, alpha, W, b, inner_tol)
+        W, b, n_epochs, stalled = solve_working_set(datafit, groups, ws, alpha, W, b, inner_tol)
         epochs += n_epochs
+        if stalled:  # badly conditioned for BCD: the gated solver finishes (see MAX_EPOCHS)
+            W, b, n_iter, converged, violation = solve_gated_working_sets(
+                datafit, groups, alpha, W, b, tol, max_iter - outer, verbose, start_unpenalized)
+            return W, b, epochs + n_iter, converged, violation
         if verbose:
             n_live = int((groups.group_norms(W)[pen_groups] > 0).sum())
             print(f"[skdgating] outer {outer}: violation {violation:.3g}, working set {len(ws)} groups, "
