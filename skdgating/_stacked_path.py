@@ -41,8 +41,7 @@ from sklearn.metrics import accuracy_score, r2_score
 
 from ._mlp_path import (PathModel, _path_losses, _row_losses, _support_settled, exposure_per_epoch, is_candidate,
                         needs_score, path_is_done, steps_per_epoch, target_scale)
-from ._threads import thread_limits
-from ._training import step_flops, train_stacked
+from ._training import forward_thread_limits, train_stacked
 from .exceptions import EmptyModelWarning
 from .groups import make_groups
 
@@ -191,10 +190,10 @@ class _Scoring:
     def __call__(self, fit):
         """(validation loss per row, accuracy or R^2) of a StackedFit."""
         layers = fit.module.layers
-        flops = step_flops(layers[0].in_features, [layer.out_features for layer in layers[:-1]],
-                           layers[-1].out_features, len(self.X))
-        # The pools of the estimators' predict (a forward pass: a third of a step's products).
-        with thread_limits(self.n_threads, flops / 3):
+        # The pools of the estimators' predict.
+        with forward_thread_limits(self.n_threads, layers[0].in_features,
+                                   [layer.out_features for layer in layers[:-1]], layers[-1].out_features,
+                                   len(self.X)):
             out = fit.decision(self.X)
         if self.classes is not None:
             # The estimators' predict_proba: the softmax of the logits.

@@ -453,6 +453,12 @@ def step_flops(n_features, hidden, n_outputs, batch_size):
     return 6.0 * batch_size * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
+def forward_thread_limits(n_threads, n_features, hidden, n_outputs, n_rows):
+    """The thread pools for a forward pass over ``n_rows`` rows (predict, validation
+    scoring): a forward pass is a third of a training step's products."""
+    return thread_limits(n_threads, step_flops(n_features, hidden, n_outputs, n_rows) / 3)
+
+
 def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_weight=None,
                   feature_names=None, warm_start_from=None):
     """Train K independent D-gated MLPs at once, model ``k`` on rows ``train_masks[k]`` at ``alphas[k]``.

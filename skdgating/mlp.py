@@ -49,9 +49,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
-from ._training import (DGatingNet, Monitor, TensorData, cutoff, net_kwargs, resolve_device, score_classifier,
-                        score_regressor, standardize_float32, standardized_float32, step_flops,
-                        weighted_mean_std)
+from ._training import (DGatingNet, Monitor, TensorData, cutoff, forward_thread_limits, net_kwargs,
+                        resolve_device, score_classifier, score_regressor, standardize_float32,
+                        standardized_float32, step_flops, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
@@ -675,8 +675,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             X_sel *= standardization[1]
         X_sel = X_sel.astype(np.float32)
         widths = [layer.in_features for layer in module if isinstance(layer, torch.nn.Linear)]
-        flops = step_flops(widths[0], widths[1:], module[-1].out_features, min(len(X_sel), _PREDICT_BATCH))
-        with torch.no_grad(), thread_limits(self.n_threads, flops / 3):
+        with torch.no_grad(), forward_thread_limits(self.n_threads, widths[0], widths[1:],
+                                                     module[-1].out_features, min(len(X_sel), _PREDICT_BATCH)):
             out = [module(torch.from_numpy(X_sel[start:start + _PREDICT_BATCH]))
                    for start in range(0, len(X_sel), _PREDICT_BATCH)]
         return torch.cat(out).double().numpy()

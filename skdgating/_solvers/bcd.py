@@ -40,6 +40,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .constants import (ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, HESSIAN_REUSE, INNER_TOL_FRACTION, MAX_EPOCHS,
                         MAX_PROX_NEWTON)
+from .prox import add_group_norm_hessian_
 
 __all__ = ["solve_working_set"]
 
@@ -208,11 +209,8 @@ class _Model:
             if np.sqrt(np.bincount(owner, g * g, minlength=len(live))).max(initial=0.0) <= tol:
                 success = True
                 break
-            c = np.divide(lam, norms, out=np.zeros_like(lam), where=lam > 0)[owner]
-            u = w / np.where(norms > 0, norms, 1.0)[owner]
             K = H.copy()
-            K.flat[:: len(K) + 1] += c
-            K[pairs] -= c[pairs[0]] * u[pairs[0]] * u[pairs[1]]
+            add_group_norm_hessian_(K, w, owner, lam, norms, pairs)
             try:
                 d = -cho_solve(cho_factor(K), g)
             except np.linalg.LinAlgError:

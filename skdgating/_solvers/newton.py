@@ -9,7 +9,7 @@ from scipy.optimize import minimize
 from .constants import (CHORD_CONTRACTION, COLLAPSE, GTOL_FACTOR, KKT_READOUT_THRESHOLD, LBFGS_WARMUP,
                         MAX_NEWTON_SIZE, MAX_ROUNDS, POLISH_TRIES, PROGRESS_STEPS)
 from .._threads import thread_limits
-from .prox import block_lipschitz, prox_shrink
+from .prox import add_group_norm_hessian_, block_lipschitz, prox_shrink
 
 def blas_threads_for(sub):
     """Threads for a subproblem's products (its Gram matrix, or its restricted design),
@@ -226,10 +226,7 @@ def balanced_newton(sub, x, gtol, max_steps=15):
         # alpha c_j / ||w_j|| (I - u_j u_j'), u_j = w_j / ||w_j||
         W, b = split(v)
         H = np.array(sub.hess_w(W, b))  # a copy: least squares returns its cached Gram
-        curvature = np.divide(ac, norms, out=np.zeros_like(ac), where=live)[local]
-        u = W[0, :m_pen] * np.divide(1.0, norms, out=np.zeros_like(norms), where=live)[local]
-        H.flat[: m_pen * (len(H) + 1): len(H) + 1] += curvature
-        H[pair_rows, pair_cols] -= curvature[pair_rows] * u[pair_rows] * u[pair_cols]
+        add_group_norm_hessian_(H, W[0, :m_pen], local, ac, norms, (pair_rows, pair_cols))
         factor = _shifted_cholesky(H[np.ix_(free, free)])
         if factor is None:
             return x, None, step, "failed"

@@ -45,3 +45,15 @@ def block_lipschitz(datafit, cols, owner, n_blocks):
     ``cols`` are feature indices and ``owner`` the block (0..n_blocks-1) of each.
     """
     return np.maximum(np.bincount(owner, datafit.col_sq[cols], minlength=n_blocks), 1e-12)
+
+
+def add_group_norm_hessian_(H, w, owner, lam, norms, pairs):
+    """Add in place the Hessian of :math:`\sum_j \lambda_j \|w_j\|` at ``w`` to ``H``'s
+    leading ``len(w)`` rows and columns: :math:`\lambda_j / \|w_j\| (I - u_j u_j')`,
+    :math:`u_j = w_j / \|w_j\|`, on the groups with a nonzero norm (``owner`` maps
+    each entry of ``w`` to its group, ``pairs`` are the within-group index pairs)."""
+    live = norms > 0
+    curvature = np.divide(lam, norms, out=np.zeros_like(lam), where=live)[owner]
+    u = w * np.divide(1.0, norms, out=np.zeros_like(norms), where=live)[owner]
+    H.flat[: len(w) * (len(H) + 1): len(H) + 1] += curvature
+    H[pairs] -= curvature[pairs[0]] * u[pairs[0]] * u[pairs[1]]
