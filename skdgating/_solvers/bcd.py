@@ -16,8 +16,9 @@ logistic loss) and minimizes the model plus the penalty by block coordinate desc
 a group moves by block soft-thresholding of a gradient step with its own Lipschitz
 constant (the largest eigenvalue of its diagonal Hessian block), and the product the
 others read is updated in place, as skglm's ``GroupBCD`` / ``GroupProxNewton`` and
-celer do. Every ``ANDERSON_MEMORY`` epochs the iterates are extrapolated (Anderson
-acceleration, accepted only when it lowers the model). The step along the model's
+celer do; the pass and its KKT test are compiled (:mod:`.bcd_kernels`). Every
+``ANDERSON_MEMORY`` epochs the iterates are extrapolated (Anderson acceleration,
+accepted only when it lowers the model). The step along the model's
 solution is then line-searched on the true objective (always accepted at 1 for least
 squares). In Gram form the Hessian is kept while the steps taken with it cut the
 violation by HESSIAN_REUSE (a chord step: building it is the expensive part).
@@ -33,13 +34,12 @@ The model's Hessian is held in one of two forms, chosen by cost (:func:`_use_gra
   For least squares ``H`` is the datafit's cached Gram matrix, shared along a path.
 """
 
-from math import sqrt
-
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from .constants import (ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, HESSIAN_REUSE, INNER_TOL_FRACTION, MAX_EPOCHS,
                         MAX_PROX_NEWTON)
+from .bcd_kernels import bcd_epoch, block_violations
 from .prox import add_group_norm_hessian_
 
 __all__ = ["solve_working_set"]
@@ -77,16 +77,14 @@ class _Model:
 
     def __init__(self, blocks, A=None, H=None):
         self.blocks, self.A, self.H = blocks, A, H
-        s, e = blocks.starts, blocks.ends
-        M = A if A is not None else H
-        self.cols = [M[:, a:b] for a, b in zip(s, e)]
-        self.cols_t = [np.ascontiguousarray(c.T) for c in self.cols] if A is not None else None
+        # the rows the compiled pass reads (:mod:`.bcd_epoch`): A' (a view of the
+        # Fortran-ordered A) or the symmetric H
+        self.rows = A.T if A is not None else np.ascontiguousarray(H)
         self.lipschitz = _block_lipschitz(blocks, A, H)
-        # per block, as Python floats (the BCD loop reads them one at a time)
-        safe = np.where(self.lipschitz > 0, self.lipschitz, 1.0)
-        self.inv_lipschitz = (1.0 / safe).tolist()
-        self.thresholds = (blocks.lam / safe).tolist()
-        self.movable = (self.lipschitz > 0).tolist()
+        live = self.lipschitz > 0  # a block of zero columns never moves
+        safe = np.where(live, self.lipschitz, 1.0)
+        self.inv_lipschitz = np.where(live, 1.0 / safe, 0.0)
+        self.thresholds = blocks.lam / safe
 
     def product(self, v):
         return self.A @ v if self.A is not None else self.H @ v
@@ -98,34 +96,16 @@ class _Model:
         quad = 0.5 * (z @ z) if self.A is not None else 0.5 * (v @ z)
         return quad + lin @ v + self.blocks.penalty(v)
 
-    def epoch(self, which, v_blocks, z, lin_blocks):
-        """One pass of block coordinate descent over the blocks ``which``, in place
-        (``v_blocks``: views of ``v`` per block; ``z`` is kept equal to the product).
-        Written for the interpreter: ``.dot`` and in-place operations, floats read
-        from lists (each group update is a handful of small-array calls)."""
-        residual_form = self.A is not None
-        starts, ends = self.blocks.starts.tolist(), self.blocks.ends.tolist()
-        inv_lips, thresholds, movable = self.inv_lipschitz, self.thresholds, self.movable
-        cols, cols_t = self.cols, self.cols_t
-        for j in which.tolist():
-            if not movable[j]:
-                continue
-            old = v_blocks[j]
-            grad = cols_t[j].dot(z) if residual_form else z[starts[j]:ends[j]] + 0.0
-            grad += lin_blocks[j]
-            grad *= inv_lips[j]
-            step = old - grad  # the gradient step, then its block soft-thresholding
-            norm = sqrt(step.dot(step))
-            threshold = thresholds[j]
-            if norm <= threshold:
-                if not old.any():
-                    continue
-                step[:] = 0.0
-            elif threshold > 0.0:
-                step *= 1.0 - threshold / norm
-            old -= step  # minus the change
-            z -= cols[j].dot(old)
-            old[:] = step
+    def epoch(self, which, v, z, lin):
+        """One pass of block coordinate descent over the blocks ``which``, in place on
+        ``v`` and ``z`` (kept equal to the product), compiled (:func:`.bcd_kernels.bcd_epoch`)."""
+        bcd_epoch(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows, self.A is not None,
+                  self.inv_lipschitz, self.thresholds)
+
+    def violations(self, which, v, z, lin):
+        """The KKT violation of each block of ``which`` (:func:`.bcd_kernels.block_violations`)."""
+        return block_violations(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows,
+                                self.A is not None, self.blocks.lam)
 
     def minimize(self, v, lin, tol, max_epochs):
         """Minimize the model plus the penalty from ``v`` (in place) to a KKT violation ``tol``.
@@ -139,20 +119,17 @@ class _Model:
         """
         blocks = self.blocks
         z = self.product(v)
-        v_blocks = [v[a:b] for a, b in zip(blocks.starts, blocks.ends)]
-        lin_blocks = [lin[a:b] for a, b in zip(blocks.starts, blocks.ends)]
         every = np.arange(blocks.n)
         epochs, newton_tried = 0, None
         while epochs < max_epochs:
-            self.epoch(every, v_blocks, z, lin_blocks)
+            self.epoch(every, v, z, lin)
             epochs += 1
-            kkt = blocks.kkt(self.gradient(z, lin), v)
-            if kkt.max(initial=0.0) <= tol:
+            if self.violations(every, v, z, lin).max(initial=0.0) <= tol:
                 break
             live = np.flatnonzero((blocks.norms(v) > 0) | (blocks.lam == 0))
             history, support = [], live
-            while epochs < max_epochs and kkt[live].max(initial=0.0) > tol:
-                self.epoch(live, v_blocks, z, lin_blocks)
+            while epochs < max_epochs and self.violations(live, v, z, lin).max(initial=0.0) > tol:
+                self.epoch(live, v, z, lin)
                 epochs += 1
                 history.append(v.copy())
                 if len(history) > ANDERSON_MEMORY:
@@ -169,7 +146,6 @@ class _Model:
                         if self.support_newton(v, z, lin, now, tol):
                             break
                     support = now
-                kkt = blocks.kkt(self.gradient(z, lin), v)
         return epochs
 
     def support_newton(self, v, z, lin, live, tol, max_steps=20):
@@ -240,8 +216,9 @@ def _block_lipschitz(blocks, A, H):
     for size in np.unique(sizes):
         which = np.flatnonzero(sizes == size)
         idx = blocks.starts[which][:, None] + np.arange(size)[None, :]  # (blocks, size)
-        if A is not None:
-            diag = np.stack([A[:, a:a + size].T @ A[:, a:a + size] for a in blocks.starts[which]])
+        if A is not None:  # the blocks' columns side by side, (blocks, n, size): one batched product
+            cols = A[:, idx].transpose(1, 0, 2)
+            diag = np.matmul(cols.transpose(0, 2, 1), cols)
         else:
             diag = H[idx[:, :, None], idx[:, None, :]]
         out[which] = diag[:, 0, 0] if size == 1 else np.linalg.eigvalsh(diag)[:, -1]
