@@ -110,6 +110,18 @@ def _user_stacklevel():
     return level
 
 
+def _column_std(X, mean, block_entries=2**18):
+    """Column standard deviations of dense ``X``, centred a block of columns at a time
+    (``X.std(axis=0)`` builds an n x p temporary, as large as X)."""
+    n, p = X.shape
+    step = max(1, block_entries // max(n, 1))
+    std = np.empty(p)
+    for start in range(0, p, step):
+        block = X[:, start: start + step] - mean[start: start + step]
+        std[start: start + step] = np.sqrt(np.einsum("ij,ij->j", block, block) / n)
+    return std
+
+
 def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
     """Warn when the non-constant columns' standard deviations differ by more than 1e3.
 
@@ -125,7 +137,7 @@ def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
         mean, var = mean_variance_axis(sparse.csc_matrix(X), axis=0)
         std = np.sqrt(var)
     mean = X.mean(axis=0) if mean is None else mean
-    std = X.std(axis=0) if std is None else std
+    std = _column_std(X, mean) if std is None else std
     live = std[std > 1e-12 * np.abs(mean)]
     if live.size >= 2 and live.max() > SCALE_RATIO_WARNING * live.min():
         if warned is not None:
