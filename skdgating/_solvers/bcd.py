@@ -216,9 +216,8 @@ def _block_lipschitz(blocks, A, H):
     for size in np.unique(sizes):
         which = np.flatnonzero(sizes == size)
         idx = blocks.starts[which][:, None] + np.arange(size)[None, :]  # (blocks, size)
-        if A is not None:  # the blocks' columns side by side, (blocks, n, size): one batched product
-            cols = A[:, idx].transpose(1, 0, 2)
-            diag = np.matmul(cols.transpose(0, 2, 1), cols)
+        if A is not None:
+            diag = np.stack([A[:, a:a + size].T @ A[:, a:a + size] for a in blocks.starts[which]])
         else:
             diag = H[idx[:, :, None], idx[:, None, :]]
         out[which] = diag[:, 0, 0] if size == 1 else np.linalg.eigvalsh(diag)[:, -1]
@@ -245,14 +244,6 @@ def _use_gram(design, m):
     return design.sparse or design.shape[0] > GRAM_ROWS_PER_COLUMN * m
 
 
-def _dense_columns(design, cols):
-    """The (centred) columns ``cols`` of a dense design, as one Fortran-ordered copy."""
-    out = np.asfortranarray(design.X[:, cols])  # (numpy keeps a Fortran-ordered X's layout)
-    if design.offset is not None:
-        out -= design.offset[cols]
-    return out
-
-
 def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
     """Minimize the group lasso over the groups ``ws`` (the others held at zero).
 
@@ -268,8 +259,16 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
     gram = _use_gram(datafit.X, m)
     if gram:
         value_grad, hess_w = datafit.restrict(cols)  # least squares: the cached Gram matrix
+    elif datafit.quadratic:
+        # least squares: the loss is 1/2 ||A w - t||^2 with A = S^1/2 X_ws, its own exact
+        # model for the whole solve; A is the only copy of the working set's columns
+        A, weighted_y = datafit.weighted_columns(cols)
+
+        def value_grad(W_ws, b_ws):
+            r = A @ W_ws[0] - weighted_y
+            return 0.5 * float(r @ r), (r @ A)[None, :], None
     else:
-        X_ws = _dense_columns(datafit.X, cols)  # one copy of the working set's columns
+        X_ws = datafit.X.columns(cols)  # one copy of the working set's (centred) columns
         A = np.empty((X_ws.shape[0], m + n_b), order="F")  # its curvature-weighted copy
 
         def value_grad(W_ws, b_ws):
@@ -296,6 +295,8 @@ def solve_working_set(datafit, groups, ws, alpha, W, b, tol):
             pass  # the Hessian still contracts well: kept (building it costs O(n m^2))
         elif gram:
             model = _Model(blocks, H=np.asarray(hess_w(Wv, bv))[: m + n_b, : m + n_b])
+        elif datafit.quadratic:
+            model = model or _Model(blocks, A=A)
         else:
             root = np.sqrt(datafit.sample_curvature(X_ws @ Wv[0] + (bv[0] if n_b else 0.0)))
             np.multiply(X_ws, root[:, None], out=A[:, :m])

@@ -30,6 +30,8 @@ The interface every datafit declares (the drivers use nothing else):
     (n,): the Hessian in ``w`` is ``X' diag(curvature) X`` (the D=2 BCD's residual form).
 ``sample_loss(z)`` (the same datafits)
     the loss at the linear predictor ``z`` and its ``s``-weighted derivative in ``z``.
+``weighted_columns(cols)`` (quadratic datafits)
+    ``(A, t)`` with the loss on the columns ``cols`` equal to ``1/2 ||A w - t||^2``.
 
 ``fit_intercept`` is the datafit's business: least squares centres y, and X
 implicitly (:class:`Design` with an offset, no copy of X), and recovers the
@@ -207,6 +209,14 @@ class LeastSquares:
                 Q = Xc.weighted_gram(s)
             return Q
         return value_grad, hess_w
+
+    def weighted_columns(self, cols):
+        """``(A, t)``: ``A = S^1/2 (X[:, cols] - offset)`` (a dense column-major copy) and
+        ``t = S^1/2 y``, so that the loss on the columns ``cols`` is ``1/2 ||A w - t||^2``
+        and its Hessian ``A'A`` (the D=2 solver's residual form, :mod:`.bcd`)."""
+        A = self.X.columns(cols)
+        A *= self._sqrt_s[:, None]
+        return A, self._sqrt_s_y
 
     def sample_curvature(self, z):
         """Per-sample second derivative of the loss in the linear predictor ``z``, weighted by ``s``."""
