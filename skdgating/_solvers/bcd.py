@@ -39,7 +39,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .constants import (ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, HESSIAN_REUSE, INNER_TOL_FRACTION, MAX_EPOCHS,
                         MAX_PROX_NEWTON)
-from .bcd_kernels import bcd_epoch, block_violations
+from .bcd_kernels import bcd_epoch
 from .prox import add_group_norm_hessian_
 
 __all__ = ["solve_working_set"]
@@ -84,7 +84,6 @@ class _Model:
         live = self.lipschitz > 0  # a block of zero columns never moves
         safe = np.where(live, self.lipschitz, 1.0)
         self.inv_lipschitz = np.where(live, 1.0 / safe, 0.0)
-        self.thresholds = blocks.lam / safe
 
     def product(self, v):
         return self.A @ v if self.A is not None else self.H @ v
@@ -98,14 +97,10 @@ class _Model:
 
     def epoch(self, which, v, z, lin):
         """One pass of block coordinate descent over the blocks ``which``, in place on
-        ``v`` and ``z`` (kept equal to the product), compiled (:func:`.bcd_kernels.bcd_epoch`)."""
-        bcd_epoch(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows, self.A is not None,
-                  self.inv_lipschitz, self.thresholds)
-
-    def violations(self, which, v, z, lin):
-        """The KKT violation of each block of ``which`` (:func:`.bcd_kernels.block_violations`)."""
-        return block_violations(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows,
-                                self.A is not None, self.blocks.lam)
+        ``v`` and ``z`` (kept equal to the product), compiled; returns the largest KKT
+        violation among them, as the pass met them (:func:`.bcd_kernels.bcd_epoch`)."""
+        return bcd_epoch(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows, self.A is not None,
+                         self.inv_lipschitz, self.blocks.lam)
 
     def minimize(self, v, lin, tol, max_epochs):
         """Minimize the model plus the penalty from ``v`` (in place) to a KKT violation ``tol``.
@@ -122,15 +117,17 @@ class _Model:
         every = np.arange(blocks.n)
         epochs, newton_tried = 0, None
         while epochs < max_epochs:
-            self.epoch(every, v, z, lin)
+            violation = self.epoch(every, v, z, lin)
             epochs += 1
-            if self.violations(every, v, z, lin).max(initial=0.0) <= tol:
+            if violation <= tol:
                 break
             live = np.flatnonzero((blocks.norms(v) > 0) | (blocks.lam == 0))
             history, support = [], live
-            while epochs < max_epochs and self.violations(live, v, z, lin).max(initial=0.0) > tol:
-                self.epoch(live, v, z, lin)
+            while epochs < max_epochs:
+                violation = self.epoch(live, v, z, lin)
                 epochs += 1
+                if violation <= tol:
+                    break
                 history.append(v.copy())
                 if len(history) > ANDERSON_MEMORY:
                     v_acc = _anderson(history)

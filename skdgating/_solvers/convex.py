@@ -57,7 +57,7 @@ def solve_group_lasso(datafit, groups, alpha, W, b, tol, max_iter, verbose, star
         W, b = start_unpenalized()
     lam = alpha * groups.weights
     col_norms = np.sqrt(np.bincount(groups.feature_group, datafit.col_sq, minlength=groups.n_groups))
-    epochs, converged, violation, previous_ws = 0, False, np.inf, None
+    epochs, converged, violation = 0, False, np.inf
     for outer in range(max_iter):
         G = datafit.gradient(W, b)
         norms = groups.group_norms(W)
@@ -79,8 +79,7 @@ def solve_group_lasso(datafit, groups, alpha, W, b, tol, max_iter, verbose, star
         ws = np.concatenate([ws, unpen_groups]).astype(np.intp)
         # solved coarsely while groups outside it still violate their condition (the
         # working set is provisional), to the final tolerance once it holds every violator
-        settled = np.array_equal(ws, previous_ws) and np.delete(kkt, ws).max(initial=0.0) <= tol
-        previous_ws = ws
+        settled = np.delete(kkt, ws).max(initial=0.0) <= tol
         inner_tol = 0.5 * tol if settled else max(INNER_TOL_FRACTION * violation, 0.5 * tol)
         W, b, n_epochs, stalled = solve_working_set(datafit, groups, ws, alpha, W, b, inner_tol)
         epochs += n_epochs
