@@ -123,10 +123,10 @@ class Budget:
         were still losing features in some fold at 5 to 8 of 12 alphas, so only the
         sparse end qualified (2-3 of 13 real columns, test accuracy 0.89-0.93).
 
-        No model trains more SGD steps than a single fit of ``max_epochs`` epochs on
+        These floors stop at the SGD steps of a single fit of ``max_epochs`` epochs on
         all the rows (``all_rows_steps_per_epoch`` steps per epoch; default: as many
-        as ``steps_per_epoch``), which also keeps tiny budgets, as in the estimator
-        checks, tiny. A settled alpha costs one or two rounds, so a path of n alphas
+        as ``steps_per_epoch``), beyond which only the two rounds every later alpha
+        gets may go; this also keeps tiny budgets, as in the estimator checks, tiny. A settled alpha costs one or two rounds, so a path of n alphas
         costs about 1/4 + n/20 single fits per fold, plus the extra rounds of the
         alphas where features leave.
         """
