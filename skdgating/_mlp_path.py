@@ -128,8 +128,8 @@ class Budget:
         These floors stop at the SGD steps of a single fit of ``max_epochs`` epochs on
         all the rows (``all_rows_steps_per_epoch`` steps per epoch; default: as many
         as ``steps_per_epoch``), beyond which only the two rounds every later alpha
-        gets may go; this also keeps tiny budgets, as in the estimator checks, tiny. A settled alpha costs one or two rounds, so a path of n alphas
-        costs about 1/4 + n/20 single fits per fold, plus the extra rounds of the
+        gets may go; this also keeps tiny budgets, as in the estimator checks, tiny.
+        A settled alpha costs one or two rounds, so a path of n alphas costs about 1/4 + n/20 single fits per fold, plus the extra rounds of the
         alphas where features leave.
         """
         all_rows = steps_per_epoch if all_rows_steps_per_epoch is None else all_rows_steps_per_epoch
