@@ -129,8 +129,9 @@ class Budget:
         all the rows (``all_rows_steps_per_epoch`` steps per epoch; default: as many
         as ``steps_per_epoch``), beyond which only the two rounds every later alpha
         gets may go; this also keeps tiny budgets, as in the estimator checks, tiny.
-        A settled alpha costs one or two rounds, so a path of n alphas costs about 1/4 + n/20 single fits per fold, plus the extra rounds of the
-        alphas where features leave.
+        A settled alpha costs one or two rounds, so a path of n alphas costs about
+        1/4 + n/20 single fits per fold, plus the extra rounds of the alphas where
+        features leave.
         """
         all_rows = steps_per_epoch if all_rows_steps_per_epoch is None else all_rows_steps_per_epoch
         cap = max(max_epochs, math.floor(max_epochs * all_rows / steps_per_epoch))
