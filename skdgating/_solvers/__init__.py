@@ -38,8 +38,8 @@ along a path.
 Modules: :mod:`.design` (dense or sparse X, implicit centring), :mod:`.datafits`
 (the declared datafit interface), :mod:`.subproblem` (the gated objective on a
 working set), :mod:`.newton` (its minimization), :mod:`.bcd` (the D=2 solver in
-``w``; its compiled inner loop in :mod:`.bcd_kernels`), :mod:`.prox` (KKT and proximal steps), :mod:`.convex` and :mod:`.gated`
-(the drivers), :mod:`.constants`. This
+``w``; its compiled inner loop in :mod:`.bcd_kernels`), :mod:`.prox` (KKT and
+proximal steps), :mod:`.convex` and :mod:`.gated` (the drivers), :mod:`.constants`. This
 module holds the entry points: :func:`solve`, :func:`solve_path` (the path core
 that the estimators, the CV estimators and ``dgating_path`` call),
 :func:`fit_unpenalized` and :func:`alpha_max`.

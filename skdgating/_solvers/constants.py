@@ -105,8 +105,9 @@ HESSIAN_REUSE = 0.6
 # solution is the same. Measured: the panel's model solves (bench_linear.py,
 # toeplitz, wide and square, least squares and logistic, alpha_max/10 and /50) take
 # at most 27 passes, except wide least squares at alpha_max/50 (p >> n, its last
-# working set solved to the final tolerance at once: 403); a hypothesis case (n=3, p=60, column scales 0.5 to 2e5, alpha=1e-3)
-# took 20,000 passes per model (45 s) under the earlier cap. MAX_PROX_NEWTON
+# working set solved to the final tolerance at once: 403); a hypothesis case (n=3,
+# p=60, column scales 0.5 to 2e5, alpha=1e-3) took 20,000 passes per model (45 s)
+# under the earlier cap. MAX_PROX_NEWTON
 # caps the proximal Newton steps per working set (the outer loop's test decides).
 MAX_EPOCHS = 1_000
 MAX_PROX_NEWTON = 50
