@@ -470,7 +470,7 @@ def main(argv=None):
             if not results:
                 continue
             timing.setdefault(problem, {})[method] = [(r["time"], r["one"]) for r in results]
-            planted_rows.append((problem, method, results))
+            planted_rows.append((problem, method, results, support))
     if planted_rows:
         print(f"### Planted supports ({n} rows, 75/25 split; skdgating default over random_state "
               f"{', '.join(map(str, seeds))}, the others random_state 0 on the folds of the default fit's "
@@ -478,7 +478,7 @@ def main(argv=None):
         print("| problem | method | selected | F1 | test score | fit time (s) | one path/grid (s) | "
               "time / default | same support over seeds | warnings C/E/o per fit | note |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
-        for problem, method, results in planted_rows:
+        for problem, method, results, support in planted_rows:
             k = [len(r["selected"]) for r in results]
             same = "-" if len(results) == 1 else (
                 "yes" if all(np.array_equal(r["selected"], results[0]["selected"]) for r in results) else "no")
