@@ -230,18 +230,21 @@ class MLP(nn.Module):
             dead = (dgate.group_norms(omega) == 0) & dgate.penalized
             dgate.gates[dead] = 0.0
 
-    def plain_layers(self):
+    def take_plain_layers(self):
         """The network as a list of plain modules ``[Linear, act, Linear, ..., Linear]``.
 
-        Deep copies, without the input standardization; raises if still gated.
+        The ``Linear`` modules are this network's own, not copies (a deep copy of
+        every layer was a millisecond of each fit): the caller takes the network
+        over, and this MLP must not be used afterwards. Without the input
+        standardization; raises if still gated.
         """
         if self.gated:
             raise RuntimeError("Collapse the gated layers first (MLP.collapse_).")
         modules = []
         for k, layer in enumerate(self.layers):
             if k:
-                modules.append(copy.deepcopy(self.activation))
-            modules.append(copy.deepcopy(layer))
+                modules.append(type(self.activation)())
+            modules.append(layer)
         return modules
 
 
