@@ -126,18 +126,17 @@ class MLP(nn.Module):
         activation = _FUNCTIONS[type(self.activation)]
         last = len(self.layers) - 1
         for k, layer in enumerate(self.layers):
-            X = F.linear(X, self._weight(k), layer.bias)
+            X = F.linear(X, self._weight(k, layer), layer.bias)
             if k < last:
                 X = activation(X)
         return X
 
-    def _weight(self, k):
-        """Weight of layer ``k``; a gated one is computed once, straight from its factors.
+    def _weight(self, k, layer):
+        """Weight of ``layer`` (layer ``k``); a gated one is computed once, straight from its factors.
 
-        The same tensor as ``self.layers[k].weight``, without the parametrization's
+        The same tensor as ``layer.weight``, without the parametrization's
         per-access machinery (the training step's largest fixed cost).
         """
-        layer = self.layers[k]
         if k not in self.gated_layers:
             return layer.weight
         parametrization = layer.parametrizations["weight"]
