@@ -3,15 +3,18 @@
 Issue 13 point 5 / shared/BENCHMARKS.md ("stacked CV"). A planted regression
 problem (``make_friedman1``: 5 informative columns, the rest noise), 2,000 x 30
 by default, the default network (64, 64) and batch size (32), an 8-value alpha
-grid run dense to sparse with warm starts (``max_epochs`` for the first alpha,
-``warm_epochs`` for each next one), exactly as :func:`skdgating.dgating_path`
-runs an MLP path:
+grid run dense to sparse with warm starts, as :func:`skdgating.dgating_path` runs
+an MLP path: ``max_epochs`` for the first alpha, then rounds of ``warm_epochs // 5``
+epochs at each next one until its support settles (at most ``warm_epochs``):
 
 * **one path**: ``dgating_path`` on all rows (the cost a single path pays);
 * **5 sequential paths**: ``dgating_path`` on the training rows of each fold,
   scored on its held-out rows (how a CV over the path runs without stacking);
-* **stacked**: ``train_stacked`` with the 5 folds' row masks, one call per
-  alpha, each warm-started from the previous one (the 5 folds as one network).
+* **stacked**: the library's stacked path core (``skdgating._stacked_path``, what
+  the CV estimators and ``alpha="auto"`` run) with the same budget, the 5 folds
+  trained as one network. (Until 2026-12-01 this row trained a fixed
+  ``warm_epochs`` per alpha, while ``dgating_path`` had moved to rounds that stop
+  once the support settles: the stacked row then trained about twice the epochs.)
 
 Reported: wall time, the ratio stacked / one path (target <= 2) and stacked /
 5 sequential paths, and, to show both CVs reach the same answer, the mean
@@ -34,11 +37,10 @@ import warnings
 
 import numpy as np
 from sklearn.datasets import make_friedman1
-from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
-from skdgating import dgating_path
-from skdgating._training import train_stacked
+from skdgating import _stacked_path, dgating_path
+from skdgating._mlp_path import Budget
 from skdgating.mlp import DGatingMLPRegressor
 
 PINNED = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -61,22 +63,22 @@ def sequential_paths(est, X, y, grid, warm_epochs, folds):
 
 
 def stacked_paths(est, X, y, grid, warm_epochs, folds):
-    masks = np.zeros((len(folds), len(y)), bool)
-    for k, (train, _) in enumerate(folds):
-        masks[k, train] = True
-    params = est.get_params()
+    """The folds' paths as one stacked network: the library's stacked path core (what
+    the CV estimators and ``alpha="auto"`` run), with the budget ``dgating_path``
+    gives every path: ``max_epochs`` for the dense start, then rounds of
+    ``warm_epochs // 5`` epochs per alpha until the support settles, at most
+    ``warm_epochs`` (converted to the same SGD steps per model, see
+    :mod:`skdgating._stacked_path`)."""
+    budget = Budget(first_epochs=est.max_epochs, round_epochs=max(1, warm_epochs // 5), max_epochs=warm_epochs,
+                    name="warm_epochs")
+    order = np.argsort(grid)  # the path core takes increasing alphas and trains them dense to sparse
+    paths = _stacked_path.stacked_paths(est, X, y, None, folds, grid[order], budget)
     scores = np.zeros((len(folds), len(grid)))
     supports = np.zeros((len(folds), len(grid), X.shape[1]), bool)
-    previous = None
-    for step, i in enumerate(np.argsort(grid)):  # dense to sparse, as dgating_path runs an MLP path
-        if step == 1:
-            params = {**params, "max_epochs": warm_epochs}
-        if previous is None or any(f.support.any() for f in previous):
-            previous = train_stacked(X, y, masks, [grid[i]] * len(folds), params, classification=False,
-                                     warm_start_from=previous)
-        for k, (fit, (_, test)) in enumerate(zip(previous, folds)):
-            scores[k, i] = r2_score(y[test], fit.decision(X[test])[:, 0])
-            supports[k, i] = fit.support
+    for k, path in enumerate(paths):
+        for i, model in zip(order, path):
+            scores[k, i] = model.valid_score
+            supports[k, i] = model.support
     return scores, supports
 
 
