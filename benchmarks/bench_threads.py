@@ -118,6 +118,9 @@ def main():
                     for name, (n_threads, pinned) in ENVIRONMENTS.items():
                         t = run_child(problem, n_threads, pinned, repeats, epochs, args.timeout)
                         results.setdefault((neighbour, problem, name), []).append(t)
+                        # Every round's figure and the load beside it (the table gives medians).
+                        print(f"{neighbour}, {problem}, {name}: {t:.3f} s (load average "
+                              f"{os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
         finally:
             if busy is not None:
                 busy.kill()

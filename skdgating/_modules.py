@@ -126,18 +126,17 @@ class MLP(nn.Module):
         activation = _FUNCTIONS[type(self.activation)]
         last = len(self.layers) - 1
         for k, layer in enumerate(self.layers):
-            X = F.linear(X, self._weight(k), layer.bias)
+            X = F.linear(X, self._weight(k, layer), layer.bias)
             if k < last:
                 X = activation(X)
         return X
 
-    def _weight(self, k):
-        """Weight of layer ``k``; a gated one is computed once, straight from its factors.
+    def _weight(self, k, layer):
+        """Weight of ``layer`` (layer ``k``); a gated one is computed once, straight from its factors.
 
-        The same tensor as ``self.layers[k].weight``, without the parametrization's
+        The same tensor as ``layer.weight``, without the parametrization's
         per-access machinery (the training step's largest fixed cost).
         """
-        layer = self.layers[k]
         if k not in self.gated_layers:
             return layer.weight
         parametrization = layer.parametrizations["weight"]
@@ -230,18 +229,21 @@ class MLP(nn.Module):
             dead = (dgate.group_norms(omega) == 0) & dgate.penalized
             dgate.gates[dead] = 0.0
 
-    def plain_layers(self):
+    def take_plain_layers(self):
         """The network as a list of plain modules ``[Linear, act, Linear, ..., Linear]``.
 
-        Deep copies, without the input standardization; raises if still gated.
+        The ``Linear`` modules are this network's own, not copies (a deep copy of
+        every layer was a millisecond of each fit): the caller takes the network
+        over, and this MLP must not be used afterwards. Without the input
+        standardization; raises if still gated.
         """
         if self.gated:
             raise RuntimeError("Collapse the gated layers first (MLP.collapse_).")
         modules = []
         for k, layer in enumerate(self.layers):
             if k:
-                modules.append(copy.deepcopy(self.activation))
-            modules.append(copy.deepcopy(layer))
+                modules.append(type(self.activation)())
+            modules.append(layer)
         return modules
 
 

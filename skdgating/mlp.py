@@ -289,9 +289,10 @@ def _compact_layers(module):
     Returns ``(layers, kept)``: the modules ``[Linear, act, ..., Linear]`` (on
     standardized inputs) with dead neurons removed by the rules of
     :func:`skdgating.compaction.compact` (every input column is kept here) and,
-    per hidden layer, the sorted indices of the surviving neurons.
+    per hidden layer, the sorted indices of the surviving neurons. The layers
+    are ``module``'s own, compacted in place: ``module`` is used up.
     """
-    layers = [m.cpu() for m in module.plain_layers()]
+    layers = [m.cpu() for m in module.take_plain_layers()]
     boundaries = _compact_modules(layers)
     return layers, [bd.kept for bd in boundaries]
 
@@ -325,7 +326,7 @@ def _select_inputs(layers, selected):
 
     The other columns are zero in every surviving row (a feature is selected
     when its group has a nonzero column), so dropping them is exact. The layers
-    are taken over, not copied (they are already copies: ``_compact_layers``).
+    are taken over, not copied.
     """
     first = layers[0]
     cols = torch.as_tensor(np.asarray(selected, dtype=np.int64))
@@ -335,8 +336,9 @@ def _select_inputs(layers, selected):
 
 
 def _check_two_classes(classes, y, w):
-    """A classifier needs two classes with positive weight among its training rows."""
-    present = np.unique(y if w is None else y[w > 0])
+    """A classifier needs two classes with positive weight among its training rows
+    (``y`` encoded as 0 .. len(classes) - 1)."""
+    present = np.flatnonzero(np.bincount(y if w is None else y[w > 0], minlength=len(classes)))
     if len(present) < 2:
         only = classes[present[0]] if len(present) else None
         raise ValueError(
@@ -609,9 +611,9 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 f"(now {self.alpha:g}), and standardize X (e.g. with StandardScaler).")
         # Dead neurons leave the compact network (exact; constant outputs are folded);
         # coef_ and intercept_ are its first layer zero-padded to full size.
-        layers, kept = _compact_layers(module)
         widths = [layer.out_features for layer in module.layers[:-1]]
         sizes = [module.layers[0].in_features, *widths, module.layers[-1].out_features]
+        layers, kept = _compact_layers(module)  # uses up the training-time module
         first_weight, first_bias = _zero_padded_layers(layers[:1], kept, np.arange(sizes[0]), sizes)[0]
         coef = first_weight.double().numpy()
         self.coef_ = coef
@@ -787,17 +789,18 @@ class DGatingMLPClassifier(ClassifierMixin, _DGatingMLPBase):
         """
         self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False)
-        check_classification_targets(y)
-        if type_of_target(y) not in ("binary", "multiclass"):
-            raise ValueError(f"y must hold one class label per sample, got target type {type_of_target(y)!r}.")
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(f"The target has only one class ('{encoder.classes_[0]}'); a classifier "
+        y_type = type_of_target(y, input_name="y")
+        if y_type not in ("binary", "multiclass"):
+            check_classification_targets(y)  # scikit-learn's message for continuous targets
+            raise ValueError(f"y must hold one class label per sample, got target type {y_type!r}.")
+        encoder = LabelEncoder()
+        y_enc = encoder.fit_transform(y).astype(np.int64, copy=False)  # one sort of y
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(f"The target has only one class ('{classes[0]}'); a classifier "
                              "needs samples of at least 2 classes.")
         if self._auto_alpha():
             return self._fit_auto(X, y, sample_weight)
-        classes = encoder.classes_
-        y_enc = encoder.transform(y).astype(np.int64)
         self._fit(X, y_enc, sample_weight, len(classes), torch.nn.CrossEntropyLoss,
                   score_classifier, classes=classes)
         self.classes_ = classes

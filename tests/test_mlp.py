@@ -32,6 +32,7 @@ from skorch.exceptions import DeviceWarning
 
 import skdgating
 from skdgating._modules import MLP
+from skdgating._training import MomentumSGD
 from skdgating.groups import make_groups
 from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
@@ -211,7 +212,7 @@ def _hand_written_step(module, X, y, w, groups, alpha, D, lr, optimizer):
     return data.item()
 
 
-@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam, MomentumSGD])
 def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
     # Oracle: the same step by autograd through the loss and penalty written out
     # by hand. The lean epoch adds the penalty's gradient in closed form instead;
@@ -242,6 +243,46 @@ def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
     # The epoch's loss: the batch's data loss plus the penalty after the step
     # (MLP.penalty is checked against the formula in test_penalty_matches_the_formula).
     assert net.history[-1, "train_loss"] == pytest.approx(data + reference.penalty().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_momentum_sgd_is_torch_sgd_step_for_step(momentum):
+    # Oracle: torch.optim.SGD (dampening 0, no Nesterov) from the same parameters
+    # and gradients. The lean optimizer the estimators train with must leave exactly
+    # the same parameters after every step: a weight-decayed group, a learning-rate
+    # change between steps (the cosine schedule), a parameter without gradient.
+    rng = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (3,), (4, 5), (2,)]
+    ours = [torch.nn.Parameter(torch.randn(s, generator=rng)) for s in shapes]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+
+    def groups(params):
+        return [{"params": params[:2]}, {"params": params[2:], "weight_decay": 0.03}]
+
+    optimizers = [MomentumSGD(groups(ours), lr=0.1, momentum=momentum),
+                  torch.optim.SGD(groups(theirs), lr=0.1, momentum=momentum)]
+    for step in range(4):
+        grads = [torch.randn(s, generator=rng) for s in shapes]
+        for params, optimizer in zip((ours, theirs), optimizers):
+            for group in optimizer.param_groups:
+                group["lr"] = 0.1 / (step + 1)
+            for k, (p, g) in enumerate(zip(params, grads)):
+                p.grad = None if (step == 1 and k == 3) else g.clone()
+            optimizer.step()
+        for p, q in zip(ours, theirs):
+            assert torch.equal(p, q)
+
+
+def test_default_fit_does_not_import_torch_dynamo(tmp_path):
+    # Every torch.optim optimizer imports torch._dynamo when constructed (about 1 s,
+    # once per process: most of a first short fit). The default SGD fit trains with
+    # MomentumSGD instead; checked in a fresh interpreter.
+    code = ("import sys, numpy as np\n"
+            "from skdgating.mlp import DGatingMLPClassifier\n"
+            "X = np.random.RandomState(0).randn(60, 4); y = (X[:, 0] > 0).astype(int)\n"
+            "DGatingMLPClassifier(alpha=0.01, max_epochs=2, random_state=0).fit(X, y).predict(X)\n"
+            "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_grouped_one_hot_columns_enter_and_leave_together():
