@@ -14,7 +14,7 @@ Both forms of the model's Hessian read the rows of one C-ordered matrix ``M``:
 * Gram form: ``M = H`` (m x m, symmetric) and ``z = H v`` (m,); a block's gradient
   is ``z[k]``.
 
-In both, a change ``delta`` of coordinate ``k`` updates ``z -= delta * M[k]`` (a row
+In both, a change ``delta`` of coordinate ``k`` updates ``z += delta * M[k]`` (a row
 of H is its column, H being symmetric). One compiled specialization serves both
 (float64, C-ordered), cached on disk (``cache=True``) so a new process loads it
 instead of compiling it again.
