@@ -50,3 +50,31 @@ def test_stacked_and_sequential_paths_choose_the_planted_support(classification,
     assert stacked["settled"].shape == sequential["settled"].shape
     # The sparse end is empty in both (every column removed).
     assert stacked["n_selected"][:, 0].sum() == sequential["n_selected"][:, 0].sum() == 0
+
+
+def test_stacked_splits_take_the_sgd_steps_of_their_own_paths(monkeypatch):
+    """Each stacked model takes as many SGD steps per round as its split's sequential
+    path (``budget`` epochs of ``ceil(fold_rows / batch_size)`` steps), counted from
+    the batches of every stacked training call: the penalty acts per step, so the two
+    trainers must reach the same models (with the splits' own batch size, 2 rounds of
+    2 stacked epochs on 400 rows were 26 steps where 320 fold rows give 20)."""
+    import math
+
+    from skdgating import _stacked_path
+
+    X, y = regression_data(n=400)
+    splits = [(np.setdiff1d(np.arange(400), valid), valid) for valid in np.array_split(np.arange(400), 5)]
+    template = DGatingMLPRegressor(hidden_layer_sizes=(4,), batch_size=32, random_state=0, alpha=0.0)
+    budget = _mlp_path.Budget(first_epochs=4, round_epochs=2, max_epochs=4, name="max_epochs")
+    calls, real = [], _stacked_path.train_stacked
+
+    def counting(X_, y_, masks, alphas, params, **kwargs):
+        fits = real(X_, y_, masks, alphas, params, **kwargs)
+        calls.append(params["max_epochs"] * math.ceil(len(y_) / params["batch_size"]))
+        return fits
+
+    monkeypatch.setattr(_stacked_path, "train_stacked", counting)
+    _stacked_path.stacked_paths(template, X, y, None, splits, np.array([0.01, 0.1]), budget)
+    per_epoch = math.ceil(320 / 32)  # each split's own path: 320 training rows at batch 32
+    assert calls[0] == budget.first_epochs * per_epoch
+    assert set(calls[1:]) == {budget.round_epochs * per_epoch}

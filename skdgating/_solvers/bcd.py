@@ -77,7 +77,7 @@ class _Model:
 
     def __init__(self, blocks, A=None, H=None):
         self.blocks, self.A, self.H = blocks, A, H
-        # the rows the compiled pass reads (:mod:`.bcd_epoch`): A' (a view of the
+        # the rows the compiled pass reads (:mod:`.bcd_kernels`): A' (a view of the
         # Fortran-ordered A) or the symmetric H
         self.rows = A.T if A is not None else np.ascontiguousarray(H)
         self.lipschitz = _block_lipschitz(blocks, A, H)
