@@ -70,10 +70,24 @@ def _mean(A, w):
     return sum(w[rows] @ chunk for rows, chunk in _float64_chunks(A))
 
 
-def _std(var):
-    # A constant column carries no information; scale 1 keeps it finite.
-    std = np.sqrt(var)
-    return np.where(std > 0, std, 1.0)
+def _std(var, mean, n_rows):
+    """Standard deviations from variances, 1 for the columns that are constant.
+
+    A constant column carries no information; scale 1 keeps it, and the values other
+    rows may have in it, finite. Constant up to the rounding of the variance: a
+    column whose rows all hold the same value that float64 cannot represent exactly
+    has a mean that differs from that value in the last bits, and a variance of
+    about (mean * eps)^2 instead of 0. Its std of about 1e-17 made 1 / std about
+    1e16, so any row with another value in that column (a row of another fold, a
+    row at predict time) became about 1e16 after standardization: on digits with
+    probe columns, a fold whose training rows all share one value of a permuted
+    pixel column made the stacked models' loss non-finite at the first step. The
+    bound is scikit-learn's (``StandardScaler``'s test for constant features): the
+    largest rounding error of a variance computed over ``n_rows`` rows.
+    """
+    eps = np.finfo(np.float64).eps
+    constant = var <= n_rows * eps * var + (n_rows * eps * mean) ** 2
+    return np.where(constant, 1.0, np.sqrt(var))
 
 
 def weighted_mean_std(A, w=None):
@@ -84,7 +98,7 @@ def weighted_mean_std(A, w=None):
     for rows, chunk in _float64_chunks(A):
         chunk -= mean
         var += w[rows] @ np.square(chunk, out=chunk)
-    return mean, _std(var)
+    return mean, _std(var, mean, len(A))
 
 
 def standardized_float32(A, mean, scale):
@@ -114,7 +128,7 @@ def standardize_float32(A, w=None):
         chunk -= mean
         out[rows] = chunk
         var += w[rows] @ np.square(chunk, out=chunk)
-    std = _std(var)
+    std = _std(var, mean, len(A))
     out *= (1.0 / std).astype(np.float32)
     return mean, std, out
 

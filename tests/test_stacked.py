@@ -107,3 +107,26 @@ def test_bad_input_is_refused(change, message):
     params = {**DGatingMLPRegressor(max_epochs=1).get_params(), **args["params"]}
     with pytest.raises(ValueError, match=message):
         train_stacked(X, y, args["train_masks"], [0.1], params, classification=False)
+
+
+def test_a_column_constant_on_one_models_rows_trains_every_model():
+    # Column 0 holds one value on model 0's rows, a value float64 cannot represent
+    # (0.3: the mean of 89 copies differs from it in the last bits, so the computed
+    # variance is about 5e-32, not 0), and other values on the other rows. Its std on
+    # model 0's rows must count as 0 (scale 1), or those other rows, which share model
+    # 0's batches with weight 0, standardize to about 1e16 and make its loss non-finite
+    # (digits with probes: the default fit raised "The training loss diverged").
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((178, 4))
+    y = (X[:, 1] + X[:, 2] > 0).astype(np.int64)
+    masks = np.zeros((2, len(y)), bool)
+    masks[0, :89], masks[1, 89:] = True, True
+    X[:89, 0] = 0.3
+    from skdgating._training import weighted_mean_std
+
+    _, std = weighted_mean_std(X[:89])
+    assert std[0] == 1.0  # constant on these rows: scale 1, as for an exact zero variance
+    fits = train_stacked(X, y, masks, [0.01, 0.01], {**DGatingMLPClassifier(**PARAMS).get_params(), "alpha": 0.01},
+                         classification=True)
+    assert all(np.isfinite(fit.loss_curve).all() for fit in fits)
+    assert all(np.isfinite(fit.decision(X)).all() for fit in fits)
