@@ -206,13 +206,13 @@ def _support_settled(before, after, penalized):
     return bool(np.all(after.group_norms_[kept] >= _SHRINK * before[1][kept]))
 
 
-def _record(est, alpha, epochs, settled, exposure, valid, keep, lean=False):
+def _record(est, alpha, epochs, settled, exposure, valid, keep, lean=False, first=False):
     model = PathModel(alpha=float(alpha), support=est.support_.copy(), group_norms=est.group_norms_.copy(),
                       n_selected=int(est.support_.sum()), n_epochs=int(epochs), settled=bool(settled),
                       exposure=float(exposure))
     if valid is not None:
         X_val, y_val, sw_val, y_scale, relax = valid
-        if lean and not needs_score(settled, exposure, model.n_selected == 0):
+        if lean and not needs_score(settled, exposure, model.n_selected == 0, first):
             model.valid_losses = np.full(len(y_val), np.nan)
         else:
             judged = relax(est)
@@ -262,7 +262,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
         est.fit(Xt, yt, sample_weight=swt)
         penalized = _penalized(est)
         est.set_params(max_epochs=budget.round_epochs)
-        path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep, lean))
+        path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep, lean, first=True))
         for alpha in alphas[1:]:
             if lean and scored is not None and path_is_done(
                     _path_losses([path]), scored[2], [is_candidate([m.settled], [m.exposure]) for m in path]):
@@ -312,14 +312,16 @@ def is_candidate(settled, exposure):
     return np.all(settled, axis=0) & (np.min(exposure, axis=0) >= MIN_EXPOSURE)
 
 
-def needs_score(settled, exposure, empty):
+def needs_score(settled, exposure, empty, first=False):
     """A lean search scores (relaxed copy, validation rows) only the models the penalty
-    has acted on (exposure >= MIN_EXPOSURE, settled or not) and the empty ones (their
-    score stands for every larger alpha). Unsettled models are scored although they are
-    not candidates: when no alpha settled in every fold (small data), the fallback of
-    :func:`choose_alpha` chooses among them (wine with probes, 133 rows: the smallest
-    alpha instead, with every probe, when they were not scored)."""
-    return bool(empty or np.min(exposure) >= MIN_EXPOSURE)
+    has acted on (exposure >= MIN_EXPOSURE, settled or not), the empty ones (their
+    score stands for every larger alpha) and the dense start (``first``). Unsettled
+    models are scored although they are not candidates: when no alpha settled in every
+    fold (small data), the fallback of :func:`choose_alpha` chooses among them (wine
+    with probes, 133 rows: the smallest alpha instead, with every probe, when they were
+    not scored). The dense start is what that fallback compares the empty models with
+    when no other model with features was scored."""
+    return bool(empty or first or np.min(exposure) >= MIN_EXPOSURE)
 
 
 def path_is_done(losses, weights, candidate):
@@ -496,14 +498,20 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     exposure = np.array([[m.exposure for m in path] for path in paths])
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
     eligible = is_candidate(settled, exposure)
-    if not np.any(eligible & (n_selected.min(axis=0) > 0)):
-        # No model with features qualifies (too small a budget): every scored alpha
-        # whose models kept features is a candidate (in a lean search, the exposed
-        # ones; the smallest alpha, which keeps the features, if none was scored), and
-        # the user is told which budget to raise. Otherwise the unqualified alphas are simply not
-        # candidates (one_se_rule).
+    has_features = n_selected.min(axis=0) > 0
+    if not np.any(eligible & has_features):
+        # No model with features qualifies: a budget too small for them to settle, or
+        # features that all left as soon as the penalty had acted. The candidates are
+        # every scored alpha whose models kept features (in a lean search, the exposed
+        # ones and the dense start) and the qualified empty models, so the validation
+        # loss decides between "too few steps" (a model with features wins) and "no
+        # column carries signal" (the empty model, the intercept alone, wins). The user
+        # is told which budget to raise if some model had not settled. (ISLR Smarket
+        # with as many probes as real columns: all 14 columns left at the first alpha
+        # whose exposure reached 1; without the empty models as candidates the densest
+        # alpha was chosen, with every probe.)
         warn_unsettled([m for path in paths for m in path], budget)
-        eligible = np.isfinite(losses).all(axis=0) & (n_selected.min(axis=0) > 0)
+        eligible = np.isfinite(losses).all(axis=0) & (has_features | eligible)
     if eligible.any():
         best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
     else:
@@ -613,6 +621,9 @@ def fit_final(template, X, y, sample_weight, search):
     their place: ``n_features_in_`` and ``coef_`` have every column.
     """
     consensus = search.get("consensus_support")
+    # The choice may be a model without features (see choose_alpha): then every column
+    # is withheld, and the final network is the intercept alone.
+    empty = consensus is not None and not consensus.any()
     if consensus is not None and not consensus.all():
         X = np.array(X, dtype=np.float64)  # a copy
         X[:, ~consensus] = 0.0
@@ -630,8 +641,18 @@ def fit_final(template, X, y, sample_weight, search):
     # network. alpha / alpha_ keep the penalty that chose the support.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        if empty:  # its message ("alpha=0 removed every feature ... Decrease alpha") is not the reason
+            warnings.simplefilter("ignore", EmptyModelWarning)
         final.set_params(warm_start=True, alpha=0.0, max_epochs=budget.round_epochs).fit(
             X, y, sample_weight=sample_weight)
     final.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs, alpha=search["alpha"])
     final.alpha_ = search["alpha"]
+    if empty:
+        from ._validation import _user_stacklevel
+
+        warnings.warn(
+            f"The search chose alpha={search['alpha']:.3g}, at which no feature was kept by half of the "
+            "validation folds' models: no column lowered the validation loss enough to survive the penalty. "
+            "The fitted model is the intercept alone; its predictions ignore X.", EmptyModelWarning,
+            stacklevel=_user_stacklevel())
     return final

@@ -124,16 +124,18 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
             model.valid_losses, model.valid_score = scoring[k](relaxed)
         return model
 
-    def scored(fit, settled, exposure):
+    def scored(alpha, fit, settled, exposure):
         """Whether a split's model ``fit`` gets a relaxed copy and a score."""
-        return not lean or needs_score(settled, exposure, not np.any(fit.group_norms[penalized] > 0))
+        return not lean or needs_score(settled, exposure, not np.any(fit.group_norms[penalized] > 0),
+                                       first=alpha == alphas[0])
 
     def relax_and_round(waiting, alive, alpha):
         """The relaxed copies (one round at alpha=0) of the ``waiting`` models that are
         scored, and one round at ``alpha`` of the splits ``alive``, from ``fits``: one
         stacked network, so the two pay the per-step overhead once (the relaxed copies
         used to take a call of their own, about a fifth of a search's time)."""
-        ks = [k for k, (_, fit, _, settled, exposure) in waiting.items() if scored(fit, settled, exposure)]
+        ks = [k for k, (alpha_k, fit, _, settled, exposure) in waiting.items()
+              if scored(alpha_k, fit, settled, exposure)]
         out = train(ks + alive, [0.0] * len(ks) + [alpha] * len(alive), round_epochs, fits) if ks or alive else []
         return dict(zip(ks, out[:len(ks)])), out[len(ks):]
 

@@ -88,6 +88,9 @@ _PARAMS_DOC = """
         guide, "Choosing alpha"). With fewer than 20 rows (or a class with fewer than 4), no
         validation is possible: ``alpha_`` is then the smallest alpha of the
         grid, which keeps the features (``alpha_search_["fallback"]`` says so).
+        When no column survives the penalty in the folds (y does not depend
+        on X), the fitted model is the intercept alone, with an
+        ``EmptyModelWarning`` that says so.
         A float (``>= 0``) trains one network at that strength; too large a
         value removes every feature.
     l2 : float, default=1e-4

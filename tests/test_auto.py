@@ -106,6 +106,26 @@ def test_one_se_rule_against_hand_computed_values():
     assert one_se_rule(losses, eligible=np.array([True, False, True]))[1] == 0
 
 
+@pytest.mark.parametrize("Estimator", [DGatingMLPClassifier, DGatingMLPRegressor])
+def test_pure_noise_gives_the_empty_model_with_a_warning_that_says_why(Estimator):
+    # Planted: y is independent of X, so the right selection is no column. Every column
+    # leaves as soon as the penalty has acted (no model with features is ever a
+    # candidate); the budget fallback used to take that for "too few steps" and chose
+    # the densest alpha, all 10 columns kept (as on ISLR Smarket with probes: 7 real and
+    # 7 probe columns). With fewer rows a model with features can be scored and lose
+    # to the empty one; the warning then used to say "alpha=0 ... Decrease alpha".
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1000, 10))
+    y = rng.randint(0, 2, len(X)) if Estimator is DGatingMLPClassifier else rng.standard_normal(len(X))
+    with pytest.warns(EmptyModelWarning, match="no column lowered the validation loss") as caught:
+        est = Estimator(random_state=0).fit(X, y)
+    assert est.selected_features_.size == 0 and not est.coef_.any()
+    assert not any("Decrease alpha" in str(w.message) for w in caught)  # the user chose no alpha
+    assert caught[0].filename == __file__  # the user's line
+    search = est.alpha_search_
+    assert search["mean_n_selected"][search["index"]] == 0 and search["eligible"][search["index"]]
+
+
 def test_tiny_data_falls_back_without_error():
     rng = np.random.RandomState(0)
     X, y = rng.randn(12, 4), np.array([0, 1] * 6)
