@@ -61,6 +61,66 @@ def stackable(template, y, splits):
     return True
 
 
+class _Stack:
+    """The splits of a search as one stacked network: their rows, the stacked batch, the
+    budget in stacked epochs, the validation scoring, and :meth:`train`."""
+
+    def __init__(self, template, X, y, sample_weight, splits, budget):
+        # The parameter checks the sequential paths get from the estimators' fit.
+        template._check_params()
+        self.X, self.sample_weight = X, sample_weight
+        self.classification = is_classifier(template)
+        n_rows = len(y)
+        classes = None
+        if self.classification:
+            classes, self.y_fit = np.unique(y, return_inverse=True)
+        else:
+            self.y_fit = y
+        self.masks = np.zeros((len(splits), n_rows), bool)
+        for k, (train, _) in enumerate(splits):
+            self.masks[k, train] = True
+        self.penalized = make_groups(template.groups, X.shape[1], template.group_weights, None).penalized
+        self.scoring = [_Scoring(template, X, y, sample_weight, train, valid, classes) for train, valid in splits]
+
+        # The same SGD steps per model as on the split's own rows (the penalty acts per
+        # step), and about as many of its rows per step: a stacked batch of batch_size *
+        # n_rows / fold_rows rows holds about batch_size rows of each split, so one stacked
+        # epoch is one epoch of each split. (With the splits' batch size, a stacked epoch
+        # had n_rows / fold_rows times a split's steps, and the rounds, rounded to whole
+        # stacked epochs, up to 25% more steps than the sequential paths: 2 epochs of 1,600
+        # fold rows at batch 32 are 100 steps, 2 stacked epochs of 2,000 rows were 126.)
+        fold_rows = int(self.masks.sum(axis=1).min())
+        stack_batch = max(1, round(template.batch_size * n_rows / fold_rows))
+        per_fold = steps_per_epoch(fold_rows, template.batch_size)
+        per_stack = steps_per_epoch(n_rows, stack_batch)
+        ratio = per_fold / per_stack
+        self.first_epochs = max(1, round(budget.first_epochs * ratio))
+        self.round_epochs = max(1, round(budget.round_epochs * ratio))
+        self.per_epoch = exposure_per_epoch(template, per_stack)
+        self.params = {**template.get_params(), "early_stopping": False, "verbose": 0, "warm_start": True,
+                       "batch_size": stack_batch}
+
+    def train(self, active, alpha, epochs, start):
+        """Train the splits ``active`` at ``alpha`` (one value, or one per split) for
+        ``epochs`` (stacked) epochs from ``start`` (a split may appear twice, at two alphas)."""
+        alphas_k = np.array(np.broadcast_to(np.asarray(alpha, float), (len(active),)))
+        return train_stacked(self.X, self.y_fit, self.masks[active], alphas_k, {**self.params, "max_epochs": epochs},
+                             classification=self.classification,
+                             sample_weight=self.sample_weight,
+                             warm_start_from=None if start is None else [start[k] for k in active])
+
+
+def continue_relaxed(template, X, y, sample_weight, splits, relaxed, budget):
+    """Train the splits' relaxed copies ``relaxed`` (StackedFit, at ``alpha=0``) round after
+    round as one stacked network; yield after each round the per-row validation losses,
+    pooled over the splits (the order of :func:`skdgating._mlp_path._path_losses`)."""
+    stack = _Stack(template, X, y, sample_weight, splits, budget)
+    everyone = list(range(len(splits)))
+    while True:
+        relaxed = stack.train(everyone, 0.0, stack.round_epochs, relaxed)
+        yield np.concatenate([stack.scoring[k](fit)[0] for k, fit in enumerate(relaxed)])
+
+
 def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=False):
     """One warm-started dense-to-sparse path per split, all splits trained as one stacked network.
 
@@ -72,47 +132,9 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
     -------
     list (one per split) of list (one per alpha) of PathModel
     """
-    # The parameter checks the sequential paths get from the estimators' fit.
-    template._check_params()
-    classification = is_classifier(template)
-    n_rows = len(y)
-    classes = None
-    if classification:
-        classes, y_fit = np.unique(y, return_inverse=True)
-    else:
-        y_fit = y
-    masks = np.zeros((len(splits), n_rows), bool)
-    for k, (train, _) in enumerate(splits):
-        masks[k, train] = True
-    penalized = make_groups(template.groups, X.shape[1], template.group_weights, None).penalized
-    scoring = [_Scoring(template, X, y, sample_weight, train, valid, classes) for train, valid in splits]
-
-    # The same SGD steps per model as on the split's own rows (the penalty acts per
-    # step), and about as many of its rows per step: a stacked batch of batch_size *
-    # n_rows / fold_rows rows holds about batch_size rows of each split, so one stacked
-    # epoch is one epoch of each split. (With the splits' batch size, a stacked epoch
-    # had n_rows / fold_rows times a split's steps, and the rounds, rounded to whole
-    # stacked epochs, up to 25% more steps than the sequential paths: 2 epochs of 1,600
-    # fold rows at batch 32 are 100 steps, 2 stacked epochs of 2,000 rows were 126.)
-    fold_rows = int(masks.sum(axis=1).min())
-    stack_batch = max(1, round(template.batch_size * n_rows / fold_rows))
-    per_fold = steps_per_epoch(fold_rows, template.batch_size)
-    per_stack = steps_per_epoch(n_rows, stack_batch)
-    ratio = per_fold / per_stack
-    first_epochs = max(1, round(budget.first_epochs * ratio))
-    round_epochs = max(1, round(budget.round_epochs * ratio))
-    per_epoch = exposure_per_epoch(template, per_stack)
-    params = {**template.get_params(), "early_stopping": False, "verbose": 0, "warm_start": True,
-              "batch_size": stack_batch}
-
-    def train(active, alpha, epochs, start):
-        """Train the splits ``active`` at ``alpha`` (one value, or one per split) for
-        ``epochs`` (stacked) epochs from ``start`` (a split may appear twice, at two alphas)."""
-        alphas_k = np.array(np.broadcast_to(np.asarray(alpha, float), (len(active),)))
-        return train_stacked(X, y_fit, masks[active], alphas_k, {**params, "max_epochs": epochs},
-                             classification=classification,
-                             sample_weight=sample_weight,
-                             warm_start_from=None if start is None else [start[k] for k in active])
+    stack = _Stack(template, X, y, sample_weight, splits, budget)
+    scoring, penalized, train = stack.scoring, stack.penalized, stack.train
+    first_epochs, round_epochs, per_epoch = stack.first_epochs, stack.round_epochs, stack.per_epoch
 
     def record(k, alpha, fit, relaxed, epochs, settled, exposure):
         model = PathModel(alpha=float(alpha), support=fit.support.copy(), group_norms=fit.group_norms.copy(),
@@ -122,6 +144,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
             model.valid_losses = np.full(len(scoring[k].y), np.nan)
         else:
             model.valid_losses, model.valid_score = scoring[k](relaxed)
+            model.relaxed = relaxed
         return model
 
     def scored(alpha, fit, settled, exposure):

@@ -80,7 +80,8 @@ _PARAMS_DOC = """
         round without penalty; the alpha with the best validation loss among
         the settled models; then the same path on all rows up to that
         ``alpha_``, choosing among the columns that most folds kept, and a
-        short round without penalty on the selected columns. The path stops
+        few rounds without penalty on the selected columns (as many as lowered
+        the folds' validation loss). The path stops
         once its models are clearly worse than the best (3 paired standard
         errors, twice in a row), and only the models the penalty has acted on
         are scored. What it did is kept in ``alpha_search_``. Its cost is
@@ -233,8 +234,8 @@ _ATTRS_DOC = """
     alpha_ : float
         The penalty strength of the fitted network: ``alpha``, or the value
         chosen with ``alpha="auto"`` (the penalty that chose the support; the
-        final network then trains one short round without penalty on that
-        support, as the validated models did).
+        final network then trains without penalty on that support for as many
+        rounds as lowered the folds' validation loss).
     alpha_search_ : dict or None
         With ``alpha="auto"``: the search, as numpy arrays over the alphas
         tried (increasing): ``alphas``, ``mean_valid_loss``,

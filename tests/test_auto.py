@@ -55,6 +55,24 @@ def test_alpha_refits_to_the_same_support(planted, seed):
     np.testing.assert_array_equal(np.flatnonzero(path.supports[0]), est.selected_features_)
 
 
+def test_final_network_trains_the_relaxed_rounds_the_folds_chose(planted):
+    # The rule, checked by hand on the record: the folds' relaxed copies continued round
+    # by round; the chosen count is the round with the lowest pooled validation loss,
+    # and the search stopped RELAX_PATIENCE rounds after it (or at max_epochs). The
+    # final network's last fit (at alpha=0) ran that many rounds, in all-rows epochs
+    # that give each round the folds' SGD steps.
+    from skdgating._mlp_path import RELAX_PATIENCE
+
+    est, X, y = planted
+    search = est.alpha_search_
+    curve, rounds = search["relaxed_valid_loss"], search["relaxed_rounds"]
+    assert rounds == int(np.argmin(curve)) + 1
+    max_rounds = est.max_epochs // search["budget"][1]
+    assert len(curve) == max_rounds or len(curve) == rounds + RELAX_PATIENCE
+    ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), est.batch_size)
+    assert est.n_iter_ == max(1, round(search["budget"][1] * ratio)) * rounds
+
+
 def test_small_data_mid_path_models_settle_and_probes_stay_out():
     # wine (133 training rows: 3 SGD steps per fold epoch) with one probe per real
     # column. When a later alpha got only half of max_epochs in fold epochs (300 steps)
