@@ -468,12 +468,13 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     if any(r is None for r in relaxed) or any(m.n_selected == 0 for m in models):
         return 1, np.array([])
     from ._stacked_path import continue_relaxed
+    from ._training import StackedFit
 
     w = np.ones(sum(len(m.valid_losses) for m in models)) if weights is None else np.asarray(weights, float)
     w = w / w.sum()
     curve = [float(w @ np.concatenate([m.valid_losses for m in models]))]
     max_rounds = max(1, template.max_epochs // budget.round_epochs)
-    if is_stacked_fit(relaxed[0]):
+    if isinstance(relaxed[0], StackedFit):
         rounds = continue_relaxed(template, X, y, sample_weight, splits, relaxed, budget)
     else:
         rounds = _continue_relaxed_estimators(X, y, sample_weight, splits, relaxed, template)
@@ -485,20 +486,15 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     return best + 1, np.array(curve)
 
 
-def is_stacked_fit(model):
-    from ._training import StackedFit
-
-    return isinstance(model, StackedFit)
-
-
 def _continue_relaxed_estimators(X, y, sample_weight, splits, relaxed, template):
     """:func:`skdgating._stacked_path.continue_relaxed` for relaxed estimator copies (the
     sequential paths): one more round each per step, pooled per-row validation losses."""
-    models = [copy.deepcopy(est) for est in relaxed]  # warm_start, alpha=0, one round: as relaxed
+    # The relaxed copies (warm_start, alpha=0, one round per fit) train on in place:
+    # nothing else uses them once the search has chosen.
     y_scales = [None if is_classifier(template) else target_scale(y[train]) for train, _ in splits]
     while True:
         losses = []
-        for est, (train, valid), y_scale in zip(models, splits, y_scales):
+        for est, (train, valid), y_scale in zip(relaxed, splits, y_scales):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # rounds are short by design
                 est.fit(X[train], y[train], sample_weight=None if sample_weight is None else sample_weight[train])

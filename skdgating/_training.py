@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 
 from ._modules import MLP, STACKED_UNGATED_WEIGHTS, UNGATED_WEIGHTS, StackedLoss, StackedMLP
 from ._threads import thread_limits
+from ._validation import constant_columns
 
 # Columns below this norm are dropped whatever the relative threshold: on
 # standardized inputs they move no pre-activation beyond float32 rounding, and
@@ -74,20 +75,14 @@ def _std(var, mean, n_rows):
     """Standard deviations from variances, 1 for the columns that are constant.
 
     A constant column carries no information; scale 1 keeps it, and the values other
-    rows may have in it, finite. Constant up to the rounding of the variance: a
-    column whose rows all hold the same value that float64 cannot represent exactly
-    has a mean that differs from that value in the last bits, and a variance of
-    about (mean * eps)^2 instead of 0. Its std of about 1e-17 made 1 / std about
-    1e16, so any row with another value in that column (a row of another fold, a
-    row at predict time) became about 1e16 after standardization: on digits with
-    probe columns, a fold whose training rows all share one value of a permuted
-    pixel column made the stacked models' loss non-finite at the first step. The
-    bound is scikit-learn's (``StandardScaler``'s test for constant features): the
-    largest rounding error of a variance computed over ``n_rows`` rows.
+    rows may have in it, finite. Constant up to rounding (:func:`constant_columns`):
+    such a column's std of about 1e-17 made 1 / std about 1e16, so any row with
+    another value in it (a row of another fold, a row at predict time) became about
+    1e16 after standardization: on digits with probe columns, a fold whose training
+    rows all share one value of a permuted pixel column made the stacked models' loss
+    non-finite at the first step.
     """
-    eps = np.finfo(np.float64).eps
-    constant = var <= n_rows * eps * var + (n_rows * eps * mean) ** 2
-    return np.where(constant, 1.0, np.sqrt(var))
+    return np.where(constant_columns(var, mean, n_rows), 1.0, np.sqrt(var))
 
 
 def weighted_mean_std(A, w=None):

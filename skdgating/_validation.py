@@ -110,6 +110,16 @@ def _user_stacklevel():
     return level
 
 
+def constant_columns(var, mean, n_rows):
+    """Which columns are constant up to the rounding of their variance (scikit-learn's
+    bound in ``StandardScaler``): the largest rounding error of a variance computed over
+    ``n_rows`` rows. A column whose rows all hold one value that float64 cannot represent
+    exactly has a mean that differs from that value in the last bits, and a variance of
+    about (mean * eps)^2 instead of 0."""
+    eps = np.finfo(np.float64).eps
+    return var <= n_rows * eps * var + (n_rows * eps * mean) ** 2
+
+
 def _column_std(X, mean, block_entries=2**18):
     """Column standard deviations of dense ``X``, centred a block of columns at a time
     (``X.std(axis=0)`` builds an n x p temporary, as large as X)."""
@@ -126,8 +136,8 @@ def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
     """Warn when the non-constant columns' standard deviations differ by more than 1e3.
 
     ``std`` and ``mean`` (per column) are computed from ``X`` unless the caller has
-    them. A column whose std is below 1e-12 of its mean's magnitude is constant up
-    to rounding (its mean is not exactly representable). Within a public entry
+    them. Columns constant up to rounding (:func:`constant_columns`) are left out.
+    Within a public entry
     point (:func:`warns_about_scale_once`) only the first check may warn.
     """
     warned = _SCALE_WARNED.get()
@@ -138,7 +148,7 @@ def warn_if_badly_scaled(X, estimator_name, std=None, mean=None):
         std = np.sqrt(var)
     mean = X.mean(axis=0) if mean is None else mean
     std = _column_std(X, mean) if std is None else std
-    live = std[std > 1e-12 * np.abs(mean)]
+    live = std[~constant_columns(std**2, mean, X.shape[0])]
     if live.size >= 2 and live.max() > SCALE_RATIO_WARNING * live.min():
         if warned is not None:
             warned[0] = True

@@ -57,3 +57,15 @@ def test_an_unknown_name_is_an_attribute_error():
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("no AttributeError")
+
+
+def test_import_loads_numba_only_for_a_linear_fit():
+    # numba (about 0.4 s to load) compiles the linear solver's inner pass; importing the
+    # package, or fitting only MLPs, must not pay for it.
+    code = ("import sys, numpy as np, skdgating; before = 'numba' in sys.modules; "
+            "X = np.random.default_rng(0).standard_normal((40, 6)); "
+            "skdgating.DGatingGroupLasso(D=2, alpha=0.01).fit(X, X[:, 0] - X[:, 1]); "
+            "print(before, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]

@@ -39,7 +39,6 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .constants import (ANDERSON_MEMORY, COLLAPSE, GRAM_ROWS_PER_COLUMN, HESSIAN_REUSE, INNER_TOL_FRACTION, MAX_EPOCHS,
                         MAX_PROX_NEWTON)
-from .bcd_kernels import bcd_epoch
 from .prox import add_group_norm_hessian_
 
 __all__ = ["solve_working_set"]
@@ -99,6 +98,9 @@ class _Model:
         """One pass of block coordinate descent over the blocks ``which``, in place on
         ``v`` and ``z`` (kept equal to the product), compiled; returns the largest KKT
         violation among them, as the pass met them (:func:`.bcd_kernels.bcd_epoch`)."""
+        # Imported here: loading numba takes about 0.4 s, which only a linear fit should pay.
+        from .bcd_kernels import bcd_epoch
+
         return bcd_epoch(which, self.blocks.starts, self.blocks.ends, v, z, lin, self.rows, self.A is not None,
                          self.inv_lipschitz, self.blocks.lam)
 
