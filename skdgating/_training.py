@@ -247,6 +247,7 @@ class DGatingNet(NeuralNet):
         # torch.optim's zero_grad() does through torch._dynamo's "disable" wrapper
         # (about 10 us per step, against about 1 us for this loop on the default network).
         params = [p for group in optimizer.param_groups for p in group["params"]]
+        update = optimizer.update_ if isinstance(optimizer, MomentumSGD) else optimizer.step
         losses, sizes = [], []
         for X, y in iterator:
             if schedule is not None:
@@ -259,7 +260,7 @@ class DGatingNet(NeuralNet):
             loss = self.get_loss(module(X), y, X=X, training=True)
             (loss if loss.ndim == 0 else loss.sum()).backward()
             module.add_penalty_grad_()
-            optimizer.step()
+            update()
             losses.append(loss.detach())  # no .item(): no synchronization per batch
             sizes.append(len(X))
         with torch.no_grad():
@@ -313,25 +314,43 @@ class MomentumSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 p.grad = None
 
-    @torch.no_grad()
     def step(self, closure=None):
         if closure is not None:
             raise ValueError("MomentumSGD.step takes no closure.")
+        self.update_()
+
+    @torch.no_grad()
+    def update_(self):
+        """The step without the wrapper ``torch.optim.Optimizer`` puts around ``step``
+        (profiler record and hooks: about 25 us a step, some 4% of a stacked step); the
+        training epoch calls this. Each operation runs on all parameters of a group at
+        once (``torch._foreach_*``, as ``torch.optim.SGD(foreach=True)``): per tensor the
+        same arithmetic as a loop over the parameters, in a few calls instead of four
+        per parameter."""
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if decay == 0 else p.grad.add(p, alpha=decay)
-                if momentum != 0:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            if decay != 0:
+                grads = torch._foreach_add(grads, params, alpha=decay)
+            if momentum != 0:
+                buffers, moving, moving_grads = [], [], []
+                for p, grad in zip(params, grads):
                     state = self.state[p]
                     buffer = state.get("momentum_buffer")
-                    if buffer is None:
+                    if buffer is None:  # first step: the buffer is the gradient
                         buffer = state["momentum_buffer"] = grad.detach().clone()
                     else:
-                        buffer.mul_(momentum).add_(grad)
-                    grad = buffer
-                p.add_(grad, alpha=-lr)
+                        moving.append(buffer)
+                        moving_grads.append(grad)
+                    buffers.append(buffer)
+                if moving:
+                    torch._foreach_mul_(moving, momentum)
+                    torch._foreach_add_(moving, moving_grads)
+                grads = buffers
+            torch._foreach_add_(params, grads, alpha=-lr)
 
 
 # skorch's default callbacks that the lean epoch replaces (its loss is recorded by

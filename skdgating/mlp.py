@@ -83,8 +83,8 @@ _PARAMS_DOC = """
         few rounds without penalty on the selected columns (as many as lowered
         the folds' validation loss). The path stops
         once its models are clearly worse than the best (3 paired standard
-        errors, twice in a row), and only the models the penalty has acted on
-        are scored. What it did is kept in ``alpha_search_``. Its cost is
+        errors, twice in a row) or its validation loss rose twice in a row past
+        the best, and only the models the penalty has acted on are scored. What it did is kept in ``alpha_search_``. Its cost is
         dominated by the alphas at which most columns leave (see the user
         guide, "Choosing alpha"). With fewer than 20 rows (or a class with fewer than 4), no
         validation is possible: ``alpha_`` is then the smallest alpha of the

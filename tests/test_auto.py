@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
-from skdgating._mlp_path import MIN_EXPOSURE, Budget, choose_alpha, one_se_rule, steps_per_epoch
+from skdgating._mlp_path import MIN_EXPOSURE, Budget, choose_alpha, one_se_rule, path_is_done, steps_per_epoch
 
 from _planted import regression_data
 
@@ -189,6 +189,27 @@ def test_path_convergence_warning_names_the_budget_the_user_set():
     with pytest.warns(ConvergenceWarning, match=r"after 1 epochs \(set by warm_epochs\)") as record:
         dgating_path(template, X, y, alphas=np.geomspace(0.01, 0.3, 4), warm_epochs=1)
     assert not any("max_epochs=" in str(w.message) for w in record)
+
+
+@pytest.mark.parametrize("means, done", [
+    ([0.5, 0.3, 0.2, 0.25, 0.27], True),    # rose twice past the best
+    ([0.5, 0.3, 0.2, 0.25, 0.24], False),   # rose, then fell: the sparse end may still win
+    ([0.5, 0.3, 0.2, 0.21, np.nan], False),  # last alpha not scored
+    ([np.nan, np.nan, 0.2, 0.25, 0.27], True),
+    ([0.5, 0.3, 0.2, 0.19, 0.25], False),   # the best is one of the last two
+])
+def test_lean_path_stops_after_the_loss_rose_twice_past_the_best(means, done):
+    # The row-level SE cannot stop these paths: each model's per-row losses carry their
+    # own heavy-tailed noise (one row in 40 forty times worse), centred so that the mean
+    # losses are exactly ``means``; no model is 3 paired SEs from another.
+    rng = np.random.default_rng(0)
+    heavy = np.where(np.arange(400) % 40 == 0, 40.0, 1.0)[:, None]
+    noise = rng.exponential(1.0, (400, len(means))) * heavy
+    losses = np.asarray(means) + 0.5 * (noise - noise.mean(axis=0))
+    candidate = np.isfinite(means)
+    best, _, mean, se = one_se_rule(losses, eligible=candidate)
+    assert not np.any(mean[-2:][np.isfinite(mean[-2:])] - mean[best] > 3 * se[-2:][np.isfinite(mean[-2:])])
+    assert path_is_done(losses, None, candidate) == done
 
 
 def test_lean_search_trains_a_prefix_of_the_full_path_and_chooses_the_same_alpha():
