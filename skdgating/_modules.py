@@ -59,6 +59,17 @@ _FUNCTIONS = {
 }
 
 
+def _activation_backward(activation, grad, output):
+    """``grad`` (with respect to an activation's output) times its derivative, from the output."""
+    if isinstance(activation, nn.ReLU):
+        return grad * (output > 0)
+    if isinstance(activation, nn.Tanh):
+        return grad * (1.0 - output.square())
+    if isinstance(activation, nn.Sigmoid):
+        return grad * (output * (1.0 - output))
+    return grad
+
+
 class MLP(nn.Module):
     """Fully connected network ``n_features -> *hidden_layer_sizes -> n_outputs``.
 
@@ -342,6 +353,74 @@ class StackedMLP(nn.Module):
                 X = activation(X)
         return X
 
+    @torch.no_grad()
+    def backprop_(self, X, y, w, criterion):
+        """One training step's gradients without autograd: set every parameter's ``.grad``
+        to the gradient of ``sum_k (mean over the batch of w[:, k] * loss_k) + penalty_k``
+        (exactly what ``loss.sum().backward()`` then :meth:`add_penalty_grad_` give, up to
+        float rounding) and return the K batch losses (without the penalty).
+
+        Why by hand: the models are small, so a step is a few dozen tiny products
+        whose cost is per-operation overhead, and autograd's engine (graph building,
+        one node per operation, gradient accumulation) was about half of a stacked
+        step. The network is fixed (affine layers, one elementwise activation, the
+        gated first layer), so its backward pass is the textbook one; a test checks it
+        against autograd for every activation, loss, group layout and depth.
+        """
+        K = self.omega.shape[0]
+        X = torch.addcmul(self.x_shift, X, self.x_inv_scale) if self.standardize else X.expand(K, -1, -1)
+        scale = self.gate_scale()                       # (K, p)
+        first = self.omega * scale[:, None, :]          # (K, h, p)
+        weights = [first, *self.weights]
+        activation = _FUNCTIONS[type(self.activation)]
+        inputs = [X]                                    # the input of each layer
+        out = X
+        last = len(weights) - 1
+        for k, (W, b) in enumerate(zip(weights, self.biases)):
+            out = torch.baddbmm(b[:, None, :], out, W.transpose(1, 2))
+            if k < last:
+                out = activation(out)
+                inputs.append(out)
+        row_losses, grad = criterion.loss_and_grad(out, y)   # (K, B), d row loss / d out
+        B = row_losses.shape[1]
+        wT = w.T                                              # (K, B)
+        losses = (row_losses * wT).mean(dim=1)
+        grad = grad * (wT / B)[:, :, None]
+        grads = [None] * len(weights)
+        bias_grads = [None] * len(weights)
+        for k in range(last, -1, -1):
+            grads[k] = torch.bmm(grad.transpose(1, 2), inputs[k])
+            bias_grads[k] = grad.sum(dim=1)
+            if k:
+                grad = _activation_backward(self.activation, torch.bmm(grad, weights[k]), inputs[k])
+        # The gated first layer, W = omega * scale: the chain rule through the product.
+        d_first = grads[0]
+        self.omega.grad = torch.addcmul(d_first * scale[:, None, :], self.omega, self.omega_decay)
+        d_scale = (d_first * self.omega).sum(dim=1)          # (K, p)
+        self.gates.grad = torch.addcmul(self._gate_grad(d_scale), self.gates, self.gate_decay)
+        for W, g in zip(self.weights, grads[1:]):
+            W.grad = g
+        for b, g in zip(self.biases, bias_grads):
+            b.grad = g
+        return losses
+
+    def _gate_grad(self, d_scale):
+        """Gradient of the gates from that of the per-column multipliers ``gate_scale()``."""
+        K, G, n_gates = self.gates.shape
+        if self.one_slice_groups:
+            d_product = d_scale
+        else:
+            d_product = torch.zeros(K, G, dtype=d_scale.dtype, device=d_scale.device)
+            d_product = d_product.index_add(1, self.feature_group, d_scale) * self.penalized
+        if n_gates == 1:
+            return d_product[:, :, None]
+        # d prod / d gate_d: the product of the other gates (prefix times suffix products;
+        # no division, so exactly-zero gates of dropped groups are fine).
+        ones = torch.ones_like(self.gates[:, :, :1])
+        prefix = torch.cumprod(torch.cat([ones, self.gates[:, :, :-1]], dim=2), dim=2)
+        suffix = torch.cumprod(torch.cat([ones, self.gates.flip(2)[:, :, :-1]], dim=2), dim=2).flip(2)
+        return d_product[:, :, None] * prefix * suffix
+
     def add_penalty_grad_(self):
         """Add each model's penalty gradient to the factors' ``.grad``, in closed form."""
         self.omega.grad.addcmul_(self.omega.detach(), self.omega_decay)
@@ -378,3 +457,14 @@ class StackedLoss(nn.Module):
                                    reduction="none").T
         target = torch.addcmul(self.y_shift, y, self.y_inv_scale)
         return 0.5 * (y_pred - target).square().mean(-1)
+
+    def loss_and_grad(self, y_pred, y):
+        """The per-row losses (K, B) of :meth:`forward` and their gradients with respect
+        to ``y_pred`` (K, B, n_outputs), each row's loss differentiated alone."""
+        if self.classification:
+            log_p = torch.log_softmax(y_pred, dim=2)
+            index = y[None, :, None].expand(y_pred.shape[0], -1, 1)
+            losses = -log_p.gather(2, index)[:, :, 0]
+            return losses, torch.exp(log_p).scatter_add_(2, index, -torch.ones_like(losses)[:, :, None])
+        residual = y_pred - torch.addcmul(self.y_shift, y, self.y_inv_scale)
+        return 0.5 * residual.square().mean(-1), residual / residual.shape[-1]

@@ -15,13 +15,67 @@ import pytest
 import torch
 from sklearn.model_selection import KFold
 
+from skdgating._modules import MLP, StackedLoss, StackedMLP
 from skdgating._training import train_stacked
+from skdgating.groups import make_groups
 from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
 from _planted import regression_data
 
 PLANTED = [0, 1, 2]
 PARAMS = dict(hidden_layer_sizes=(32,), max_epochs=60, alpha=0.05, random_state=0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("task", ["classification", "regression", "two targets"])
+@pytest.mark.parametrize("D, groups", [(3, None), (2, None), (4, [2, 3, 1, 2]), (3, "unpenalized")])
+def test_hand_written_backward_is_autograds(activation, task, D, groups):
+    # oracle: autograd on the same network (the batch loss summed over the models,
+    # backward, then the closed-form penalty gradient), the step StackedMLP.backprop_
+    # replaces. Three models with their own alphas, standardizations, weights and a
+    # dropped group (gates exactly zero), on a batch with sample weights.
+    rng = torch.Generator().manual_seed(0)
+    n_features, K, B = 8, 3, 11
+    weights = "sqrt_size"
+    if groups == "unpenalized":  # a weight-0 group is neither penalized nor gated
+        groups, weights = [3, 5], np.array([0.0, 1.0])
+    spec = make_groups(groups, n_features, weights)
+    n_out = {"classification": 3, "regression": 1, "two targets": 2}[task]
+    modules = []
+    for k in range(K):
+        torch.manual_seed(k)
+        module = MLP(n_features, (6, 5), n_out, activation=activation, D=D, groups=spec)
+        dgate, _ = module.dgate(0)
+        with torch.no_grad():
+            dgate.gates.mul_(1.0 + 0.3 * torch.rand(dgate.gates.shape, generator=rng))
+        if k == 1 and spec.penalized[-1]:  # a dropped group: its factors are zero (load_effective_)
+            module.load_effective_({**module.state_dict(), "layers.0.weight": module.layers[0].weight
+                                    * torch.as_tensor(spec.feature_group != spec.n_groups - 1)})
+        modules.append(module)
+    shift, inv = torch.randn(K, n_features, generator=rng), 1.0 + torch.rand(K, n_features, generator=rng)
+    stacked = StackedMLP(modules, [0.01, 0.1, 0.5], shift.numpy(), inv.numpy())
+    X = torch.randn(B, n_features, generator=rng)
+    w = torch.rand(B, K, generator=rng) * 2
+    if task == "classification":
+        y, criterion = torch.randint(0, n_out, (B,), generator=rng), StackedLoss()
+    else:
+        y = torch.randn(B, n_out, generator=rng)
+        criterion = StackedLoss(np.random.RandomState(0).randn(K, n_out), 1.0 + np.random.RandomState(1).rand(K, n_out))
+    params = list(stacked.parameters())
+
+    loss = (criterion(stacked(X), y) * w.T).mean(dim=1)
+    loss.sum().backward()
+    stacked.add_penalty_grad_()
+    expected = [p.grad.clone() for p in params]
+    for p in params:
+        p.grad = None
+    losses = stacked.backprop_(X, y, w, criterion)
+    torch.testing.assert_close(losses, loss.detach(), rtol=1e-5, atol=1e-6)
+    for (name, p), g in zip(stacked.named_parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6, msg=name)
+    if spec.penalized[-1]:  # the dropped group stays at zero
+        assert torch.all(stacked.gates[1, -1] == 0) and torch.all(stacked.gates.grad[1, -1] == 0)
+        assert torch.all(stacked.omega.grad[1][:, spec.feature_group == spec.n_groups - 1] == 0)
 
 
 @pytest.mark.parametrize("classification", [False, True])
