@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gating import (collapse_, column_scale, dgating_penalty, factor_penalty, gate, gate_product,
+from .gating import (collapse_, column_scale, column_scale_backward, dgating_penalty, factor_penalty, gate, gate_product,
                      gated_parametrizations, penalty_decay)
 
 __all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "STACKED_UNGATED_WEIGHTS", "StackedLoss", "StackedMLP",
@@ -68,6 +68,69 @@ def _activation_backward(activation, grad, output):
     if isinstance(activation, nn.Sigmoid):
         return grad * (output * (1.0 - output))
     return grad
+
+
+def row_loss_and_grad(y_pred, y, classification):
+    """Per-row losses of outputs ``y_pred`` (..., B, n_outputs) and their gradients with
+    respect to ``y_pred``: cross-entropy against labels ``y`` (B,), or half the squared
+    error averaged over the outputs against targets ``y`` (broadcast to ``y_pred``)."""
+    if classification:
+        log_p = torch.log_softmax(y_pred, dim=-1)
+        index = y[:, None].expand(*y_pred.shape[:-1], 1)
+        losses = -log_p.gather(-1, index)[..., 0]
+        return losses, torch.exp(log_p).scatter_add_(-1, index, -torch.ones_like(log_p[..., :1]))
+    residual = y_pred - y
+    return 0.5 * residual.square().mean(-1), residual / residual.shape[-1]
+
+
+def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
+    """Forward and backward pass of K affine networks ``X -> W_0, b_0 -> activation -> ...
+    -> W_L, b_L`` by hand (no autograd), for the training step.
+
+    Why by hand: the networks are small, so a step is a few dozen tiny products whose
+    cost is per-operation overhead, and autograd's engine (graph building, one node per
+    operation, gradient accumulation) was about half of it. The network is fixed
+    (affine layers, one elementwise activation), so its backward pass is the textbook
+    one; tests check it against autograd for every activation, loss, group layout and
+    depth.
+
+    Parameters
+    ----------
+    X : Tensor of shape (K, B, n_features)
+    weights, biases : lists of Tensor of shapes (K, out, in) and (K, out)
+    activation : nn.Module (one of :data:`ACTIVATIONS`)
+    loss_and_grad : callable
+        Outputs (K, B, n_outputs) -> per-row losses (K, B) and their gradients.
+    w : Tensor of shape (K, B), optional
+        Row weights: model k's loss is the batch mean of ``w[k] * row loss``.
+
+    Returns
+    -------
+    losses : Tensor of shape (K,)
+    weight_grads, bias_grads : lists of Tensor, as ``weights`` and ``biases``
+    """
+    function = _FUNCTIONS[type(activation)]
+    inputs = [X]  # the input of each layer
+    out = X
+    last = len(weights) - 1
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        out = torch.baddbmm(b[:, None, :], out, W.transpose(1, 2))
+        if k < last:
+            out = function(out)
+            inputs.append(out)
+    row_losses, grad = loss_and_grad(out)
+    B = row_losses.shape[1]
+    if w is None:
+        losses, grad = row_losses.mean(dim=1), grad / B
+    else:
+        losses, grad = (row_losses * w).mean(dim=1), grad * (w / B)[:, :, None]
+    weight_grads, bias_grads = [None] * len(weights), [None] * len(weights)
+    for k in range(last, -1, -1):
+        weight_grads[k] = torch.bmm(grad.transpose(1, 2), inputs[k])
+        bias_grads[k] = grad.sum(dim=1)
+        if k:
+            grad = _activation_backward(activation, torch.bmm(grad, weights[k]), inputs[k])
+    return losses, weight_grads, bias_grads
 
 
 class MLP(nn.Module):
@@ -158,6 +221,50 @@ class MLP(nn.Module):
         for k in self.gated_layers:
             parametrization = self.layers[k].parametrizations["weight"]
             parametrization[0].add_penalty_grad_(parametrization.original)
+
+    def supports_backprop(self, criterion):
+        """Whether :meth:`backprop_` can train this network with ``criterion``: only the
+        input columns gated (or nothing), and the estimators' criteria."""
+        if self.gated_layers not in ([], [0]):
+            return False
+        if isinstance(criterion, nn.CrossEntropyLoss):
+            return criterion.weight is None and criterion.label_smoothing == 0.0
+        return isinstance(criterion, HalfSquaredError)
+
+    @torch.no_grad()
+    def backprop_(self, X, y, w, criterion):
+        """One training step's gradients without autograd (see :func:`_backprop`; only
+        where :meth:`supports_backprop`): set every parameter's ``.grad`` to the gradient
+        of the batch's mean loss (weighted by ``w`` when given) plus :meth:`penalty`, as
+        ``backward()`` then :meth:`add_penalty_grad_` do, and return that loss (without
+        the penalty)."""
+        if self.standardize:
+            X = (X - self.x_mean) * self.x_inv_scale
+        layers = tuple(self.layers)  # (slicing a ModuleList builds a new one every step)
+        if self.gated:
+            parametrization = layers[0].parametrizations["weight"]
+            dgate, omega = parametrization[0], parametrization.original
+            scale = dgate.column_scale()
+            first = omega * scale
+        else:
+            first = layers[0].weight
+        losses, grads, bias_grads = _backprop(
+            X[None], [first[None], *(layer.weight[None] for layer in layers[1:])],
+            [layer.bias[None] for layer in layers], self.activation,
+            lambda out: row_loss_and_grad(out, y, isinstance(criterion, nn.CrossEntropyLoss)),
+            None if w is None else w[None])
+        if self.gated:  # the gated first layer, W = omega * scale: the chain rule through the product
+            omega.grad = grads[0][0] * scale
+            dgate.gates.grad = column_scale_backward(dgate.gates, (grads[0][0] * omega).sum(dim=0), dgate.penalized,
+                                                     dgate.feature_group, dgate._one_slice_groups)
+            dgate.add_penalty_grad_(omega)
+        else:
+            layers[0].weight.grad = grads[0][0]
+        for k, layer in enumerate(layers):
+            if k:
+                layer.weight.grad = grads[k][0]
+            layer.bias.grad = bias_grads[k][0]
+        return losses[0]
 
     @torch.no_grad()
     def standardize_inputs_(self, mean, scale):
@@ -355,71 +462,25 @@ class StackedMLP(nn.Module):
 
     @torch.no_grad()
     def backprop_(self, X, y, w, criterion):
-        """One training step's gradients without autograd: set every parameter's ``.grad``
-        to the gradient of ``sum_k (mean over the batch of w[:, k] * loss_k) + penalty_k``
-        (exactly what ``loss.sum().backward()`` then :meth:`add_penalty_grad_` give, up to
-        float rounding) and return the K batch losses (without the penalty).
-
-        Why by hand: the models are small, so a step is a few dozen tiny products
-        whose cost is per-operation overhead, and autograd's engine (graph building,
-        one node per operation, gradient accumulation) was about half of a stacked
-        step. The network is fixed (affine layers, one elementwise activation, the
-        gated first layer), so its backward pass is the textbook one; a test checks it
-        against autograd for every activation, loss, group layout and depth.
-        """
+        """One training step's gradients without autograd (see :func:`_backprop`): set every
+        parameter's ``.grad`` to the gradient of ``sum_k (mean over the batch of
+        w[:, k] * loss_k) + penalty_k`` (what ``loss.sum().backward()`` then
+        :meth:`add_penalty_grad_` give, up to float rounding) and return the K batch
+        losses (without the penalty)."""
         K = self.omega.shape[0]
         X = torch.addcmul(self.x_shift, X, self.x_inv_scale) if self.standardize else X.expand(K, -1, -1)
-        scale = self.gate_scale()                       # (K, p)
-        first = self.omega * scale[:, None, :]          # (K, h, p)
-        weights = [first, *self.weights]
-        activation = _FUNCTIONS[type(self.activation)]
-        inputs = [X]                                    # the input of each layer
-        out = X
-        last = len(weights) - 1
-        for k, (W, b) in enumerate(zip(weights, self.biases)):
-            out = torch.baddbmm(b[:, None, :], out, W.transpose(1, 2))
-            if k < last:
-                out = activation(out)
-                inputs.append(out)
-        row_losses, grad = criterion.loss_and_grad(out, y)   # (K, B), d row loss / d out
-        B = row_losses.shape[1]
-        wT = w.T                                              # (K, B)
-        losses = (row_losses * wT).mean(dim=1)
-        grad = grad * (wT / B)[:, :, None]
-        grads = [None] * len(weights)
-        bias_grads = [None] * len(weights)
-        for k in range(last, -1, -1):
-            grads[k] = torch.bmm(grad.transpose(1, 2), inputs[k])
-            bias_grads[k] = grad.sum(dim=1)
-            if k:
-                grad = _activation_backward(self.activation, torch.bmm(grad, weights[k]), inputs[k])
+        scale = self.gate_scale()  # (K, p)
+        losses, grads, bias_grads = _backprop(X, [self.omega * scale[:, None, :], *self.weights], self.biases,
+                                              self.activation, lambda out: criterion.loss_and_grad(out, y), w.T)
         # The gated first layer, W = omega * scale: the chain rule through the product.
-        d_first = grads[0]
-        self.omega.grad = torch.addcmul(d_first * scale[:, None, :], self.omega, self.omega_decay)
-        d_scale = (d_first * self.omega).sum(dim=1)          # (K, p)
-        self.gates.grad = torch.addcmul(self._gate_grad(d_scale), self.gates, self.gate_decay)
-        for W, g in zip(self.weights, grads[1:]):
-            W.grad = g
-        for b, g in zip(self.biases, bias_grads):
-            b.grad = g
+        self.omega.grad = torch.addcmul(grads[0] * scale[:, None, :], self.omega, self.omega_decay)
+        grad_scale = (grads[0] * self.omega).sum(dim=1)
+        self.gates.grad = torch.addcmul(
+            column_scale_backward(self.gates, grad_scale, self.penalized, self.feature_group, self.one_slice_groups),
+            self.gates, self.gate_decay)
+        for param, grad in zip([*self.weights, *self.biases], [*grads[1:], *bias_grads]):
+            param.grad = grad
         return losses
-
-    def _gate_grad(self, d_scale):
-        """Gradient of the gates from that of the per-column multipliers ``gate_scale()``."""
-        K, G, n_gates = self.gates.shape
-        if self.one_slice_groups:
-            d_product = d_scale
-        else:
-            d_product = torch.zeros(K, G, dtype=d_scale.dtype, device=d_scale.device)
-            d_product = d_product.index_add(1, self.feature_group, d_scale) * self.penalized
-        if n_gates == 1:
-            return d_product[:, :, None]
-        # d prod / d gate_d: the product of the other gates (prefix times suffix products;
-        # no division, so exactly-zero gates of dropped groups are fine).
-        ones = torch.ones_like(self.gates[:, :, :1])
-        prefix = torch.cumprod(torch.cat([ones, self.gates[:, :, :-1]], dim=2), dim=2)
-        suffix = torch.cumprod(torch.cat([ones, self.gates.flip(2)[:, :, :-1]], dim=2), dim=2).flip(2)
-        return d_product[:, :, None] * prefix * suffix
 
     def add_penalty_grad_(self):
         """Add each model's penalty gradient to the factors' ``.grad``, in closed form."""
@@ -460,11 +521,7 @@ class StackedLoss(nn.Module):
 
     def loss_and_grad(self, y_pred, y):
         """The per-row losses (K, B) of :meth:`forward` and their gradients with respect
-        to ``y_pred`` (K, B, n_outputs), each row's loss differentiated alone."""
+        to ``y_pred`` (K, B, n_outputs)."""
         if self.classification:
-            log_p = torch.log_softmax(y_pred, dim=2)
-            index = y[None, :, None].expand(y_pred.shape[0], -1, 1)
-            losses = -log_p.gather(2, index)[:, :, 0]
-            return losses, torch.exp(log_p).scatter_add_(2, index, -torch.ones_like(losses)[:, :, None])
-        residual = y_pred - torch.addcmul(self.y_shift, y, self.y_inv_scale)
-        return 0.5 * residual.square().mean(-1), residual / residual.shape[-1]
+            return row_loss_and_grad(y_pred, y, classification=True)
+        return row_loss_and_grad(y_pred, torch.addcmul(self.y_shift, y, self.y_inv_scale), classification=False)

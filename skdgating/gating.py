@@ -74,6 +74,28 @@ def column_scale(gates, penalized, feature_group):
     return torch.where(penalized, prod, torch.ones_like(prod))[..., feature_group]
 
 
+def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice_groups=False):
+    """The gates' gradient from the gradient of :func:`column_scale` (``grad_scale``, one
+    entry per slice; leading axes of both are models). ``one_slice_groups``: every group
+    is one slice, in order, and penalized, so the scale is the gate product itself.
+
+    The gradient of a group's product with respect to one gate is the product of the
+    others, formed from prefix and suffix products: no division, so the exactly-zero
+    gates of a dropped group are no special case.
+    """
+    if one_slice_groups:
+        grad_product = grad_scale
+    else:
+        grad_product = grad_scale.new_zeros((*grad_scale.shape[:-1], gates.shape[-2]))
+        grad_product = grad_product.index_add(grad_scale.ndim - 1, feature_group, grad_scale) * penalized
+    if gates.shape[-1] == 1:
+        return grad_product[..., None]
+    ones = torch.ones_like(gates[..., :1])
+    prefix = torch.cumprod(torch.cat([ones, gates[..., :-1]], dim=-1), dim=-1)
+    suffix = torch.cumprod(torch.cat([ones, gates.flip(-1)[..., :-1]], dim=-1), dim=-1).flip(-1)
+    return grad_product[..., None] * prefix * suffix
+
+
 # --------------------------------------------------------------------------------------
 # The torch parametrization
 # --------------------------------------------------------------------------------------
@@ -164,11 +186,15 @@ class DGate(nn.Module):
         prod = gate_product(self.gates)
         return torch.where(self.penalized, prod, torch.ones_like(prod))
 
+    def column_scale(self):
+        """Multiplier of every slice: its group's gate product (1 for ungated groups)."""
+        if self._one_slice_groups:
+            return gate_product(self.gates)
+        return column_scale(self.gates, self.penalized, self.feature_group)
+
     def forward(self, omega):
         # The line that gates a weight: w = omega * prod_d gamma_d, per group.
-        if self._one_slice_groups:
-            return omega * self._broadcast(gate_product(self.gates), omega.ndim)
-        return omega * self._broadcast(column_scale(self.gates, self.penalized, self.feature_group), omega.ndim)
+        return omega * self._broadcast(self.column_scale(), omega.ndim)
 
     def add_penalty_grad_(self, omega):
         """Add the gradient of :meth:`penalty` to ``omega.grad`` and ``gates.grad``, in place.

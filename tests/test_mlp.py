@@ -650,3 +650,62 @@ def test_warm_start_keeps_dropped_columns_dropped():
     est.set_params(warm_start=True, alpha=0.0, max_epochs=5).fit(X, y)
     assert not est.support_[dropped].any()
     assert np.all(est.coef_[:, dropped] == 0.0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("task", ["classification", "regression", "two targets"])
+@pytest.mark.parametrize("D, groups", [(3, None), (2, None), (4, [2, 3, 1, 2]), (3, "unpenalized"), (None, None)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hand_written_backward_is_autograds(activation, task, D, groups, weighted):
+    # oracle: autograd on the same network (the estimators' batch loss, backward, then
+    # the closed-form penalty gradient), the step MLP.backprop_ replaces; with a dropped
+    # group (factors exactly zero), input standardization and sample weights.
+    from skdgating._modules import MLP, HalfSquaredError
+    from skdgating.groups import make_groups
+
+    rng = torch.Generator().manual_seed(0)
+    n_features, B = 8, 11
+    weights = "sqrt_size"
+    if groups == "unpenalized":  # a weight-0 group is neither penalized nor gated
+        groups, weights = [3, 5], np.array([0.0, 1.0])
+    spec = make_groups(groups, n_features, weights)
+    n_out = {"classification": 3, "regression": 1, "two targets": 2}[task]
+    torch.manual_seed(0)
+    module = MLP(n_features, (6, 5), n_out, activation=activation, D=D, alpha=0.2, groups=spec)
+    if D is not None:
+        dgate, _ = module.dgate(0)
+        with torch.no_grad():
+            dgate.gates.mul_(1.0 + 0.3 * torch.rand(dgate.gates.shape, generator=rng))
+        if spec.penalized[-1]:  # a dropped group
+            module.load_effective_({**module.state_dict(), "layers.0.weight": module.layers[0].weight
+                                    * torch.as_tensor(spec.feature_group != spec.n_groups - 1)})
+    module.standardize_inputs_(np.random.RandomState(0).randn(n_features), 1 + np.random.RandomState(1).rand(n_features))
+    X = torch.randn(B, n_features, generator=rng)
+    w = torch.rand(B, generator=rng) * 2 if weighted else None
+    reduction = "none" if weighted else "mean"
+    if task == "classification":
+        y, criterion = torch.randint(0, n_out, (B,), generator=rng), torch.nn.CrossEntropyLoss(reduction=reduction)
+    else:
+        y, criterion = torch.randn(B, n_out, generator=rng), HalfSquaredError(reduction=reduction)
+    assert module.supports_backprop(criterion)
+    params = list(module.parameters())
+
+    loss = criterion(module(X), y)
+    if weighted:
+        loss = ((loss.mean(dim=1) if loss.ndim > 1 else loss) * w).mean()
+    loss.backward()
+    module.add_penalty_grad_()
+    expected = [p.grad.clone() for p in params]
+    for p in params:
+        p.grad = None
+    torch.testing.assert_close(module.backprop_(X, y, w, criterion), loss.detach(), rtol=1e-5, atol=1e-6)
+    for (name, p), g in zip(module.named_parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_hand_written_backward_is_not_used_where_it_does_not_apply():
+    from skdgating._modules import MLP, HalfSquaredError
+
+    assert not MLP(4, (3,), 1, D=3, gate_hidden=True).supports_backprop(HalfSquaredError())
+    assert not MLP(4, (3,), 2, D=3).supports_backprop(torch.nn.CrossEntropyLoss(label_smoothing=0.1))
+    assert not MLP(4, (3,), 1, D=3).supports_backprop(torch.nn.L1Loss())
