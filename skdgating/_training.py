@@ -10,7 +10,6 @@ per epoch. The same net trains one :class:`~skdgating._modules.MLP` or K of them
 stacked (:class:`~skdgating._modules.StackedMLP`, see :func:`train_stacked`).
 """
 
-import copy
 import math
 import sys
 
@@ -673,11 +672,13 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(init_seed))
         template = MLP(**architecture, D=params["D"], alpha=0.0, groups=groups)
-    modules = [copy.deepcopy(template) for _ in range(K)]
+    # Every model starts from the template's initialization (StackedMLP copies it K
+    # times), or from its previous fit, loaded into the template one after the other.
+    stacked = StackedMLP([template] * K, alphas, x_shift, x_inv)
     if warm_start_from is not None:
-        for module, previous in zip(modules, warm_start_from):
-            module.load_effective_(previous.module.state_dict())
-    stacked = StackedMLP(modules, alphas, x_shift, x_inv)
+        for k, previous in enumerate(warm_start_from):
+            template.load_effective_(previous.module.state_dict())
+            stacked.load_model_(k, template)
 
     batch_size = min(int(params["batch_size"]), n_samples)
     n_batches = math.ceil(n_samples / batch_size)
