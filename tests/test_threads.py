@@ -79,15 +79,18 @@ def test_thread_limits_applies_and_restores_also_on_error():
 
 
 def _record_threads(monkeypatch, module_class):
-    """The torch thread count at every forward of ``module_class``, in a list."""
+    """The torch thread count at every forward pass and every training step
+    (``backprop_``, the hand-written backward pass) of ``module_class``, in a list."""
     seen = []
-    forward = module_class.forward
 
-    def recording_forward(self, X):
-        seen.append(torch.get_num_threads())
-        return forward(self, X)
+    def recording(method):
+        def wrapper(self, *args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return method(self, *args, **kwargs)
+        return wrapper
 
-    monkeypatch.setattr(module_class, "forward", recording_forward)
+    for name in ("forward", "backprop_"):
+        monkeypatch.setattr(module_class, name, recording(getattr(module_class, name)))
     return seen
 
 
