@@ -89,11 +89,12 @@ def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
     -> W_L, b_L`` by hand (no autograd), for the training step.
 
     Why by hand: the networks are small, so a step is a few dozen tiny products whose
-    cost is per-operation overhead, and autograd's engine (graph building, one node per
-    operation, gradient accumulation) was about half of it. The network is fixed
-    (affine layers, one elementwise activation), so its backward pass is the textbook
-    one; tests check it against autograd for every activation, loss, group layout and
-    depth.
+    cost is per-operation overhead, much of it autograd's engine (graph building, one
+    node per operation, gradient accumulation): written out, a stacked step of the
+    default network on 2,250 rows x 32 columns went from 0.76 to 0.55 ms. The network
+    is fixed (affine layers, one elementwise activation), so its backward pass is the
+    textbook one; tests check it against autograd for every activation, loss, group
+    layout and depth.
 
     Parameters
     ----------

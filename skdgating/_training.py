@@ -238,8 +238,8 @@ class DGatingNet(NeuralNet):
         """The function ``(X, y) -> loss`` of a training step: it sets the ``.grad`` of
         ``params`` (every trained parameter) to the gradient of the batch's loss plus the
         penalty and returns the loss, detached. The module's hand-written backward pass
-        where it has one for this criterion (``MLP.backprop_``, about half the cost of a
-        step), autograd otherwise."""
+        where it has one for this criterion (``MLP.backprop_``: no autograd engine, see
+        ``skdgating._modules._backprop``), autograd otherwise."""
         module, criterion = self.module_, self.criterion_
         if getattr(module, "supports_backprop", None) and module.supports_backprop(criterion):
             return lambda X, y: module.backprop_(X, y[0], y[1], criterion)
