@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gating import (collapse_, column_scale, column_scale_backward, dgating_penalty, factor_penalty, gate, gate_product,
+from .gating import (collapse_, column_scale, column_scale_backward, dgating_penalty, factor_penalty, gate,
                      gated_parametrizations, penalty_decay)
 
 __all__ = ["ACTIVATIONS", "HalfSquaredError", "MLP", "STACKED_UNGATED_WEIGHTS", "StackedLoss", "StackedMLP",
@@ -84,6 +84,21 @@ def row_loss_and_grad(y_pred, y, classification):
     return 0.5 * residual.square().mean(-1), residual / residual.shape[-1]
 
 
+def _forward(X, weights, biases, activation, inputs=None):
+    """Outputs (K, B, n_outputs) of K affine networks ``X -> W_0, b_0 -> activation -> ...
+    -> W_L, b_L`` (``X``: (K, B, n_features); weights (K, out, in), biases (K, out));
+    ``inputs``, a list, receives the input of every layer."""
+    function = _FUNCTIONS[type(activation)]
+    last = len(weights) - 1
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        if inputs is not None:
+            inputs.append(X)
+        X = torch.baddbmm(b[:, None, :], X, W.transpose(1, 2))
+        if k < last:
+            X = function(X)
+    return X
+
+
 def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
     """Forward and backward pass of K affine networks ``X -> W_0, b_0 -> activation -> ...
     -> W_L, b_L`` by hand (no autograd), for the training step.
@@ -111,15 +126,9 @@ def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
     losses : Tensor of shape (K,)
     weight_grads, bias_grads : lists of Tensor, as ``weights`` and ``biases``
     """
-    function = _FUNCTIONS[type(activation)]
-    inputs = [X]  # the input of each layer
-    out = X
+    inputs = []  # the input of each layer
+    out = _forward(X, weights, biases, activation, inputs)
     last = len(weights) - 1
-    for k, (W, b) in enumerate(zip(weights, biases)):
-        out = torch.baddbmm(b[:, None, :], out, W.transpose(1, 2))
-        if k < last:
-            out = function(out)
-            inputs.append(out)
     row_losses, grad = loss_and_grad(out)
     B = row_losses.shape[1]
     if w is None:
@@ -240,6 +249,7 @@ class MLP(nn.Module):
         of the batch's mean loss (weighted by ``w`` when given) plus :meth:`penalty`, as
         ``backward()`` then :meth:`add_penalty_grad_` do, and return that loss (without
         the penalty)."""
+        classification = isinstance(criterion, nn.CrossEntropyLoss)
         if self.standardize:
             X = (X - self.x_mean) * self.x_inv_scale
         layers = tuple(self.layers)  # (slicing a ModuleList builds a new one every step)
@@ -253,7 +263,7 @@ class MLP(nn.Module):
         losses, grads, bias_grads = _backprop(
             X[None], [first[None], *(layer.weight[None] for layer in layers[1:])],
             [layer.bias[None] for layer in layers], self.activation,
-            lambda out: row_loss_and_grad(out, y, isinstance(criterion, nn.CrossEntropyLoss)),
+            lambda out: row_loss_and_grad(out, y, classification),
             None if w is None else w[None])
         if self.gated:  # the gated first layer, W = omega * scale: the chain rule through the product
             omega.grad = grads[0][0] * scale
@@ -453,9 +463,7 @@ class StackedMLP(nn.Module):
 
     def gate_scale(self):
         """Per-column multiplier of every model, shape (K, p)."""
-        if self.one_slice_groups:
-            return gate_product(self.gates)
-        return column_scale(self.gates, self.penalized, self.feature_group)
+        return column_scale(self.gates, self.penalized, self.feature_group, self.one_slice_groups)
 
     def first_weight(self):
         """The gated first-layer weights, shape (K, n_hidden_1, p)."""
@@ -467,14 +475,7 @@ class StackedMLP(nn.Module):
             X = torch.addcmul(self.x_shift, X, self.x_inv_scale)  # (K, B, p)
         else:
             X = X.expand(K, -1, -1)
-        activation = _FUNCTIONS[type(self.activation)]
-        weights = [self.first_weight(), *self._weight_list]
-        last = len(weights) - 1
-        for k, (W, b) in enumerate(zip(weights, self._bias_list)):
-            X = torch.baddbmm(b[:, None, :], X, W.transpose(1, 2))
-            if k < last:
-                X = activation(X)
-        return X
+        return _forward(X, [self.first_weight(), *self._weight_list], self._bias_list, self.activation)
 
     @torch.no_grad()
     def backprop_(self, X, y, w, criterion):

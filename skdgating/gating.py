@@ -67,17 +67,20 @@ __all__ = [
 # Backend-neutral formulas (skdgating._gating_formulas, torch-free for the linear solver)
 # and the one that needs torch.
 # --------------------------------------------------------------------------------------
-def column_scale(gates, penalized, feature_group):
+def column_scale(gates, penalized, feature_group, one_slice_groups=False):
     """Multiplier of every slice: its group's gate product, 1 for ungated groups
-    (leading axes of ``gates`` are models)."""
+    (leading axes of ``gates`` are models). ``one_slice_groups``: every group is one
+    slice, in order, and penalized, so the multiplier is the gate product itself (no
+    gather or mask)."""
     prod = gate_product(gates)
+    if one_slice_groups:
+        return prod
     return torch.where(penalized, prod, torch.ones_like(prod))[..., feature_group]
 
 
 def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice_groups=False):
     """The gates' gradient from the gradient of :func:`column_scale` (``grad_scale``, one
-    entry per slice; leading axes of both are models). ``one_slice_groups``: every group
-    is one slice, in order, and penalized, so the scale is the gate product itself.
+    entry per slice; leading axes of both are models; ``one_slice_groups`` as there).
 
     The gradient of a group's product with respect to one gate is the product of the
     others, formed from prefix and suffix products: no division, so the exactly-zero
@@ -188,9 +191,7 @@ class DGate(nn.Module):
 
     def column_scale(self):
         """Multiplier of every slice: its group's gate product (1 for ungated groups)."""
-        if self._one_slice_groups:
-            return gate_product(self.gates)
-        return column_scale(self.gates, self.penalized, self.feature_group)
+        return column_scale(self.gates, self.penalized, self.feature_group, self._one_slice_groups)
 
     def forward(self, omega):
         # The line that gates a weight: w = omega * prod_d gamma_d, per group.
