@@ -170,20 +170,19 @@ class TensorBatches:
 
     def __iter__(self):
         data, n, size = self.dataset, len(self.dataset), self.batch_size
-        order = torch.randperm(n, generator=self.generator).to(data.X.device) if self.shuffle else None
+        X, y, w = data.X, data.y, data.w
+        if self.shuffle:
+            # The epoch's order applied once to whole tensors (index_select, a third of
+            # the cost of advanced indexing); its batches are then slices, not one
+            # gather per tensor and batch.
+            order = torch.randperm(n, generator=self.generator).to(X.device)
+            X, y, w = (None if t is None else t.index_select(0, order) for t in (X, y, w))
         for start in range(0, n, size):
-            rows = slice(start, start + size) if order is None else order[start:start + size]
-            X = _take(data.X, rows)
-            if data.y is None:
-                yield X, None
+            rows = slice(start, start + size)
+            if y is None:
+                yield X[rows], None
             else:
-                yield X, (_take(data.y, rows), None if data.w is None else _take(data.w, rows))
-
-
-def _take(tensor, rows):
-    """``tensor[rows]`` for a slice or an index tensor; an index goes through
-    index_select, a third of the cost of advanced indexing for a batch of 256 rows."""
-    return tensor[rows] if isinstance(rows, slice) else tensor.index_select(0, rows)
+                yield X[rows], (y[rows], None if w is None else w[rows])
 
 
 # --------------------------------------------------------------------------------------
@@ -234,6 +233,13 @@ class DGatingNet(NeuralNet):
             loss = per_sample.mean() if w is None else (per_sample * w).mean()
         return loss
 
+    def initialize_optimizer(self, *args, **kwargs):
+        # The optimizer updates the parameters as one tensor where they tile one buffer
+        # (FlatParameters): make them so, every time an optimizer is built (a warm start
+        # loads weights and builds a new one).
+        share_one_buffer_(self.module_)
+        return super().initialize_optimizer(*args, **kwargs)
+
     def gradient_step(self, params):
         """The function ``(X, y) -> loss`` of a training step: it sets the ``.grad`` of
         ``params`` (every trained parameter) to the gradient of the batch's loss plus the
@@ -261,8 +267,11 @@ class DGatingNet(NeuralNet):
         if not training or iterator is None:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
         module, optimizer, schedule = self.module_, self.optimizer_, self.lr_schedule
-        module.train()  # once per epoch (the monitor scores in eval mode between epochs)
-        self.criterion_.train()
+        # Training mode once per epoch, only where something left it (the monitor scores
+        # in eval mode between epochs; the stacked net has no monitor).
+        for part in (module, self.criterion_):
+            if not part.training:
+                part.train()
         # skorch opened this epoch's history row before the training pass.
         step = (len(self.history) - 1) * len(iterator)
         params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -280,9 +289,10 @@ class DGatingNet(NeuralNet):
             losses.append(loss)  # no .item(): no synchronization per batch
             sizes.append(len(X))
         with torch.no_grad():
-            weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device) / sum(sizes)
-            epoch_loss = torch.tensordot(weights, torch.stack(losses), dims=1) + module.penalty()
-        epoch_loss = epoch_loss.cpu().double().numpy()
+            losses, penalty = torch.stack(losses).cpu().double().numpy(), module.penalty().cpu().double().numpy()
+        # The batch-size weighted mean of the batch losses, in numpy (the torch version
+        # was a sixth of the per-epoch overhead, which is a fifth of a 3-step epoch).
+        epoch_loss = np.asarray(sizes, dtype=float) @ losses / sum(sizes) + penalty
         self.history.record(prefix + "_loss", float(epoch_loss) if epoch_loss.ndim == 0 else epoch_loss)
         self.history.record(prefix + "_rows", sum(sizes))
         self.history.record(prefix + "_batch_count", len(sizes))
@@ -340,7 +350,16 @@ class MomentumSGD(torch.optim.Optimizer):
         """The step without the wrapper ``torch.optim.Optimizer`` puts around ``step``
         (profiler record and hooks: about 25 us a step, some 5% of a stacked step); the
         training epoch calls this. (``torch._foreach_*`` updates were measured too: on
-        CPU they cost the same as this loop.)"""
+        CPU they cost the same as this loop.)
+
+        When the parameters tile one buffer (:class:`~skdgating._modules.StackedMLP`
+        allocates its parameters so, see :class:`FlatParameters`) and share one
+        learning rate, the update runs on that buffer: four operations a step instead
+        of three per parameter, element for element the same arithmetic.
+        """
+        flat = self._flat_parameters()
+        if flat is not None and flat.update_(self):
+            return
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             for p in group["params"]:
@@ -356,6 +375,95 @@ class MomentumSGD(torch.optim.Optimizer):
                         buffer.mul_(momentum).add_(grad)
                     grad = buffer
                 p.add_(grad, alpha=-lr)
+
+    def _flat_parameters(self):
+        # Found once per optimizer (skorch builds one per fit); not pickled.
+        if not hasattr(self, "_flat"):
+            self._flat = FlatParameters.find(self.param_groups)
+        return self._flat
+
+
+@torch.no_grad()
+def share_one_buffer_(module):
+    """Make the parameters of ``module`` consecutive views of one new buffer (their values
+    unchanged; the Parameter objects stay the same): :class:`MomentumSGD` then updates
+    them as one tensor (:class:`FlatParameters`)."""
+    params = [p for p in module.parameters() if p.dtype.is_floating_point]
+    if not params or any(p.dtype != params[0].dtype or p.device != params[0].device for p in params):
+        return
+    flat = torch.cat([p.reshape(-1) for p in params])
+    for p, view in zip(params, flat.split([p.numel() for p in params])):
+        p.data = view.view_as(p)
+
+
+class FlatParameters:
+    """The parameters of an optimizer, when they tile one contiguous buffer.
+
+    The training step of a small network is a few dozen tiny operations, and the
+    optimizer's loop paid three of them per parameter (on the stacked network of the
+    default architecture, 21 of about 70 operations in a step). On one buffer the
+    update ``g += decay * p; b = momentum * b + g; p -= lr * b`` is four operations
+    (the gradients gathered into one buffer, the three updates), with the same
+    values: each element sees the same operations as in the loop. The momentum buffer
+    is one buffer too; the optimizer's per-parameter state holds views of it.
+    """
+
+    def __init__(self, data, params, decay):
+        self.data, self.params, self.decay = data, params, decay
+        self.buffer = None
+
+    @classmethod
+    def find(cls, param_groups):
+        """A FlatParameters of these groups' parameters, or None (any other layout)."""
+        params = [p for group in param_groups for p in group["params"]]
+        if not params or any(not p.is_contiguous() or p.dtype != params[0].dtype for p in params):
+            return None
+        storage = params[0].untyped_storage()
+        if any(p.untyped_storage().data_ptr() != storage.data_ptr() for p in params):
+            return None
+        decays = {id(p): group["weight_decay"] for group in param_groups for p in group["params"]}
+        params = sorted(params, key=lambda p: p.storage_offset())
+        end = 0
+        for p in params:
+            if p.storage_offset() != end:
+                return None
+            end += p.numel()
+        if end * params[0].element_size() != storage.nbytes():
+            return None
+        data = params[0].new_empty(0).set_(storage, 0, (end,))
+        decay = None
+        if any(decays[id(p)] for p in params):
+            decay = torch.cat([torch.full((p.numel(),), float(decays[id(p)]), dtype=p.dtype, device=p.device)
+                               for p in params])
+        return cls(data, params, decay)
+
+    def update_(self, optimizer):
+        """One step on the buffer; False (nothing done) where the loop must run instead:
+        a parameter without gradient, or groups with different settings."""
+        groups = optimizer.param_groups
+        lr, momentum = groups[0]["lr"], groups[0]["momentum"]
+        if any(g["lr"] != lr or g["momentum"] != momentum for g in groups[1:]):
+            return False
+        grads = [p.grad for p in self.params]
+        if any(g is None for g in grads):
+            return False
+        grad = torch.cat([g.reshape(-1) for g in grads])
+        if self.decay is not None:
+            grad.addcmul_(self.data, self.decay)
+        if momentum != 0:
+            if self.buffer is None:
+                if any("momentum_buffer" in optimizer.state[p] for p in self.params):
+                    return False  # the loop has been stepping: keep its buffers
+                self.buffer = grad
+                offset = 0
+                for p in self.params:  # views, so state_dict() keeps its meaning
+                    optimizer.state[p]["momentum_buffer"] = grad[offset:offset + p.numel()].view_as(p)
+                    offset += p.numel()
+            else:
+                self.buffer.mul_(momentum).add_(grad)
+            grad = self.buffer
+        self.data.add_(grad, alpha=-lr)
+        return True
 
 
 # skorch's default callbacks that the lean epoch replaces (its loss is recorded by
@@ -529,6 +637,13 @@ class StackedNet(DGatingNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y, w = y_true
         return (self.criterion_(y_pred, y) * w.T).mean(dim=1)
+
+    def initialize_optimizer(self, *args, **kwargs):
+        # The optimizer updates the parameters as one tensor where they tile one buffer
+        # (FlatParameters): make them so, every time an optimizer is built (a warm start
+        # loads weights and builds a new one).
+        share_one_buffer_(self.module_)
+        return super().initialize_optimizer(*args, **kwargs)
 
     def gradient_step(self, params):
         # The stacked network's backward pass is written out (StackedMLP.backprop_).

@@ -93,6 +93,8 @@ def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice
         grad_product = grad_product.index_add(grad_scale.ndim - 1, feature_group, grad_scale) * penalized
     if gates.shape[-1] == 1:
         return grad_product[..., None]
+    if gates.shape[-1] == 2:  # D=3, the default: the other gate (2 operations instead of 10)
+        return grad_product[..., None] * gates.flip(-1)
     ones = torch.ones_like(gates[..., :1])
     prefix = torch.cumprod(torch.cat([ones, gates[..., :-1]], dim=-1), dim=-1)
     suffix = torch.cumprod(torch.cat([ones, gates.flip(-1)[..., :-1]], dim=-1), dim=-1).flip(-1)

@@ -32,7 +32,7 @@ from skorch.exceptions import DeviceWarning
 
 import skdgating
 from skdgating._modules import MLP
-from skdgating._training import MomentumSGD
+from skdgating._training import FlatParameters, MomentumSGD, share_one_buffer_, train_stacked
 from skdgating.groups import make_groups
 from skdgating.mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
@@ -245,16 +245,24 @@ def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
     assert net.history[-1, "train_loss"] == pytest.approx(data + reference.penalty().item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("one_buffer", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_momentum_sgd_is_torch_sgd_step_for_step(momentum):
+def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, one_buffer):
     # Oracle: torch.optim.SGD (dampening 0, no Nesterov) from the same parameters
     # and gradients. The lean optimizer the estimators train with must leave exactly
     # the same parameters after every step: a weight-decayed group, a learning-rate
     # change between steps (the cosine schedule), a parameter without gradient.
+    # one_buffer: the parameters tile one buffer (as the estimators' networks do), so
+    # MomentumSGD updates that buffer as one tensor, except at the step where a
+    # parameter has no gradient (its per-parameter loop, on views of the same
+    # momentum buffer).
     rng = torch.Generator().manual_seed(0)
     shapes = [(5, 3), (3,), (4, 5), (2,)]
     ours = [torch.nn.Parameter(torch.randn(s, generator=rng)) for s in shapes]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    if one_buffer:
+        share_one_buffer_(torch.nn.ParameterList(ours))
+        assert FlatParameters.find([{"params": ours, "weight_decay": 0.0}]) is not None
 
     def groups(params):
         return [{"params": params[:2]}, {"params": params[2:], "weight_decay": 0.03}]
@@ -271,6 +279,27 @@ def test_momentum_sgd_is_torch_sgd_step_for_step(momentum):
             optimizer.step()
         for p, q in zip(ours, theirs):
             assert torch.equal(p, q)
+
+
+def test_sgd_fits_update_their_parameters_as_one_buffer(monkeypatch):
+    # The step's speed depends on it (see FlatParameters): the single network's and the
+    # stacked network's parameters tile one buffer, also after a warm start reloads them.
+    calls = []
+    update = FlatParameters.update_
+
+    def counting(self, optimizer):
+        calls.append(len(self.params))
+        return update(self, optimizer)
+
+    monkeypatch.setattr(FlatParameters, "update_", counting)
+    X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+    est = DGatingMLPClassifier(alpha=0.01, max_epochs=1, batch_size=30, random_state=0).fit(X, y)
+    assert calls == [7, 7]  # omega, gates, 2 hidden weights, 3 biases: all of them
+    est.set_params(warm_start=True).fit(X, y)
+    assert calls == [7] * 4
+    masks = np.ones((2, len(y)), bool)
+    train_stacked(X, y, masks, [0.01, 0.02], {**est.get_params(), "early_stopping": False}, classification=True)
+    assert calls == [7] * 6
 
 
 def test_default_fit_does_not_import_torch_dynamo(tmp_path):
