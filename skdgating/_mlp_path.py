@@ -104,7 +104,6 @@ class PathModel:
     valid_score: float = np.nan       # accuracy or R^2 on the validation rows
     estimator: object = None
     relaxed: object = None            # the scored relaxed copy (estimator or StackedFit)
-    fit: object = None                # the StackedFit of an unscored stacked split (all rows)
 
 
 @dataclass
@@ -539,7 +538,7 @@ def auto_cv(estimator, y):
 
 
 def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,
-                 budget=None, lean=False, with_final_path=False):
+                 budget=None, lean=False):
     """Cross-validate a warm path over ``alphas`` and pick one (``selection`` "1se" or "min").
 
     ``lean`` (``alpha="auto"``): score only the candidates and stop the paths once
@@ -547,22 +546,10 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     alphas trained (``"n_alphas_grid"`` the grid's size) and NaN losses and scores
     for the models that were not candidates.
 
-    ``with_final_path``: where the folds train as one stacked network, the path on
-    every row trains in it too (an unscored split, see
-    :func:`skdgating._stacked_path.stacked_paths`), for :func:`fit_final`.
-
     Returns a dict of numpy arrays (by decreasing alpha) and the chosen values: the
-    record kept as ``alpha_search_`` / ``cv_results_``; with ``with_final_path``,
-    ``(record, final_path)``, where ``final_path`` (the all-rows models, one per alpha
-    trained) is None when the folds did not stack.
+    record kept as ``alpha_search_`` / ``cv_results_``.
     """
     splits = make_splits(template, X, y, cv, random_state)
-    trained_splits = splits
-    if with_final_path and STACK_SPLITS:
-        from ._stacked_path import stackable
-
-        if stackable(template, y, splits + [(None, None)]):
-            trained_splits = splits + [(None, None)]
     n_train = min(len(train) for train, _ in splits)
     budget = budget or Budget.for_data(template.max_epochs, steps_per_epoch(n_train, template.batch_size),
                                        all_rows_steps_per_epoch=steps_per_epoch(len(y), template.batch_size))
@@ -571,8 +558,7 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     else:
         grid = np.sort(np.asarray(alphas, dtype=float))
     n_grid = len(grid)
-    paths = train_paths(template, X, y, sample_weight, trained_splits, grid, budget, n_jobs=n_jobs, lean=lean)
-    final_path = paths.pop() if len(trained_splits) > len(splits) else None
+    paths = train_paths(template, X, y, sample_weight, splits, grid, budget, n_jobs=n_jobs, lean=lean)
     # A lean path may stop early (each sequential split on its own rows): the alphas all trained.
     n_trained = min(len(path) for path in paths)
     paths, grid = [path[:n_trained] for path in paths], grid[:n_trained]
@@ -612,7 +598,7 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     # Reported by decreasing alpha, like every path in skdgating (sparse end first):
     # alpha is the last axis of every array but selection_frequency (its first).
     down = lambda a: np.flip(a, axis=-1)  # noqa: E731
-    search = {
+    return {
         "alphas": down(grid),
         "alpha": float(grid[chosen]),
         "alpha_min": float(grid[best]),
@@ -640,7 +626,6 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
         "relaxed_valid_loss": relaxed_curve,
         "fold_steps_per_epoch": steps_per_epoch(n_train, template.batch_size),
     }
-    return (search, final_path) if with_final_path else search
 
 
 # --------------------------------------------------------------------------------------
@@ -687,24 +672,17 @@ def fit_auto(estimator, X, y, sample_weight):
                                "which keeps the features")}
         final = clone(template).set_params(alpha=search["alpha"]).fit(X, y, sample_weight=sample_weight)
         return final, search
-    search, final_path = choose_alpha(template, X, y, sw, cv=k, alphas=None, selection=AUTO_SELECTION,
-                                      random_state=split_seed(estimator.random_state), lean=True,
-                                      with_final_path=True)
+    search = choose_alpha(template, X, y, sw, cv=k, alphas=None, selection=AUTO_SELECTION,
+                          random_state=split_seed(estimator.random_state), lean=True)
     search["fallback"] = None
-    return fit_final(template, X, y, sample_weight, search, final_path), search
+    return fit_final(template, X, y, sample_weight, search), search
 
 
-def fit_final(template, X, y, sample_weight, search, final_path=None):
+def fit_final(template, X, y, sample_weight, search):
     """The model on all rows at the chosen alpha: the same warm path as the folds ran,
     on every row, up to ``search["alpha"]``, choosing among the consensus columns,
     then ``search["relaxed_rounds"]`` rounds at ``alpha=0`` on its support (as many as
     lowered the folds' validation loss, :func:`relaxed_rounds`).
-
-    ``final_path`` (from :func:`choose_alpha` with ``with_final_path``): that path,
-    already trained beside the folds in their stacked network; its model at the chosen
-    alpha, without the columns outside the consensus, starts the rounds at
-    ``alpha=0``. Otherwise the path trains here, through the estimators, with those
-    columns withheld from the start.
 
     The path, not a direct fit at alpha, because the folds validated path models: a
     direct fit trains many more steps at the chosen alpha and drops weak real columns
@@ -725,25 +703,15 @@ def fit_final(template, X, y, sample_weight, search, final_path=None):
     if consensus is not None and not consensus.all():
         X = np.array(X, dtype=np.float64)  # a copy
         X[:, ~consensus] = 0.0
+    alphas = np.sort(search["alphas"])
+    alphas = alphas[alphas <= search["alpha"]]
     # The same number of SGD steps per model as on the folds (all rows give more
     # steps per epoch; the penalty acts per step).
     ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), template.batch_size)
     budget = Budget(*(max(1, round(e * ratio)) for e in search["budget"]), name="max_epochs")
-    if final_path is not None:
-        (model,) = [m for m in final_path if m.alpha == search["alpha"]]
-        warn_unsettled([model], budget)
-        final = clone(template).set_params(warm_start=True, early_stopping=False, verbose=0)
-        weights = {name: value.clone() for name, value in model.fit.module.state_dict().items()
-                   if name.startswith("layers.")}
-        if consensus is not None:
-            weights["layers.0.weight"][:, ~consensus] = 0.0  # dropped: exactly zero stays zero
-        final._initial_weights = weights  # the next fit starts from them (see _DGatingMLPBase._fit)
-    else:
-        alphas = np.sort(search["alphas"])
-        alphas = alphas[alphas <= search["alpha"]]
-        (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
-        warn_unsettled(path[-1:], budget)
-        final = path[-1].estimator
+    (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
+    warn_unsettled(path[-1:], budget)
+    final = path[-1].estimator
     # Ship what was validated: the folds scored each model after one round at
     # alpha=0 on its support (dropped columns stay exactly zero), and continued the
     # chosen ones for as many rounds as lowered their validation loss

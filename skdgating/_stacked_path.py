@@ -49,18 +49,15 @@ from .groups import make_groups
 def stackable(template, y, splits):
     """Whether :func:`stacked_paths` can train these splits (else the sequential paths run).
 
-    Not with ``gate_hidden`` (``train_stacked`` refuses it), not with fewer than two
-    validated splits (nothing to stack; an unscored split ``(None, None)``, every row,
-    may ride along), and, for classifiers, not when a split's training rows miss a
-    class (the sequential fit then has fewer outputs).
+    Not with ``gate_hidden`` (``train_stacked`` refuses it), not without validation
+    rows or with one split (nothing to stack), and, for classifiers, not when a
+    split's training rows miss a class (the sequential fit then has fewer outputs).
     """
-    scored = [(t, v) for t, v in splits if v is not None]
-    if (template.gate_hidden or len(scored) < 2 or any(t is None for t, _ in scored)
-            or any(t is not None for t, v in splits if v is None)):
+    if template.gate_hidden or len(splits) < 2 or any(t is None or v is None for t, v in splits):
         return False
     if is_classifier(template):
         n_classes = len(np.unique(y))
-        return all(len(np.unique(y[train])) == n_classes for train, _ in scored)
+        return all(len(np.unique(y[train])) == n_classes for train, _ in splits)
     return True
 
 
@@ -81,11 +78,9 @@ class _Stack:
             self.y_fit = y
         self.masks = np.zeros((len(splits), n_rows), bool)
         for k, (train, _) in enumerate(splits):
-            self.masks[k, slice(None) if train is None else train] = True
+            self.masks[k, train] = True
         self.penalized = make_groups(template.groups, X.shape[1], template.group_weights, None).penalized
-        # None: an unscored split (every row, no validation rows).
-        self.scoring = [None if valid is None else _Scoring(template, X, y, sample_weight, train, valid, classes)
-                        for train, valid in splits]
+        self.scoring = [_Scoring(template, X, y, sample_weight, train, valid, classes) for train, valid in splits]
 
         # The same SGD steps per model as on the split's own rows (the penalty acts per
         # step), and about as many of its rows per step: a stacked batch of batch_size *
@@ -94,7 +89,7 @@ class _Stack:
         # had n_rows / fold_rows times a split's steps, and the rounds, rounded to whole
         # stacked epochs, up to 25% more steps than the sequential paths: 2 epochs of 1,600
         # fold rows at batch 32 are 100 steps, 2 stacked epochs of 2,000 rows were 126.)
-        fold_rows = int(min(mask.sum() for mask, scoring in zip(self.masks, self.scoring) if scoring))
+        fold_rows = int(self.masks.sum(axis=1).min())
         stack_batch = max(1, round(template.batch_size * n_rows / fold_rows))
         per_fold = steps_per_epoch(fold_rows, template.batch_size)
         per_stack = steps_per_epoch(n_rows, stack_batch)
@@ -133,12 +128,6 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
     ``keep_estimators=False`` (see :func:`stackable` for what it accepts). A ``lean``
     path stops for every split at once, on the validation rows of all of them.
 
-    An unscored split ``(None, None)`` trains on every row beside the folds, with the
-    same SGD steps per model and the same rounds until settled, and is never scored
-    nor consulted by the lean stop: the final network's path
-    (:func:`skdgating._mlp_path.fit_final`), for about the cost of one more stacked
-    model instead of a path of its own. Its records keep their StackedFit (``fit``).
-
     Returns
     -------
     list (one per split) of list (one per alpha) of PathModel
@@ -151,9 +140,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
         model = PathModel(alpha=float(alpha), support=fit.support.copy(), group_norms=fit.group_norms.copy(),
                           n_selected=int(fit.support.sum()), n_epochs=int(epochs), settled=bool(settled),
                           exposure=float(exposure))
-        if scoring[k] is None:  # the unscored split: its model is what it is for
-            model.fit = fit
-        elif relaxed is None:  # not scored (lean)
+        if relaxed is None:  # not scored (lean)
             model.valid_losses = np.full(len(scoring[k].y), np.nan)
         else:
             model.valid_losses, model.valid_score = scoring[k](relaxed)
@@ -171,7 +158,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
         stacked network, so the two pay the per-step overhead once (the relaxed copies
         used to take a call of their own, about a fifth of a search's time)."""
         ks = [k for k, (alpha_k, fit, _, settled, exposure) in waiting.items()
-              if scoring[k] is not None and scored(alpha_k, fit, settled, exposure)]
+              if scored(alpha_k, fit, settled, exposure)]
         out = train(ks + alive, [0.0] * len(ks) + [alpha] * len(alive), round_epochs, fits) if ks or alive else []
         return dict(zip(ks, out[:len(ks)])), out[len(ks):]
 
@@ -180,11 +167,11 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
         for k, (alpha, fit, epochs, settled, exposure) in waiting.items():
             paths[k].append(record(k, alpha, fit, relaxed.get(k), epochs, settled, exposure))
 
+    weights = None if sample_weight is None else np.concatenate([sample_weight[valid] for _, valid in splits])
+
     K = len(splits)
     everyone = list(range(K))
     paths = [[] for _ in range(K)]
-    validated = [k for k in everyone if scoring[k] is not None]  # what the lean stop reads
-    weights = None if sample_weight is None else np.concatenate([sample_weight[splits[k][1]] for k in validated])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", EmptyModelWarning)
@@ -199,10 +186,9 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
             finish(waiting, relaxed)
             waiting = {}
             # (a lean path that stops here has trained one round of this alpha for nothing)
-            scored_paths = [paths[k] for k in validated]
-            if lean and path_is_done(_path_losses(scored_paths), weights,
-                                     is_candidate([[m.settled for m in p] for p in scored_paths],
-                                                  [[m.exposure for m in p] for p in scored_paths])):
+            if lean and path_is_done(_path_losses(paths), weights,
+                                     is_candidate([[m.settled for m in p] for p in paths],
+                                                  [[m.exposure for m in p] for p in paths])):
                 break
             # Every feature gone: zero columns are absorbing, so every larger alpha gives
             # this same constant network (and the same relaxed copy).
@@ -211,7 +197,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
                 paths[k].append(PathModel(alpha=float(alpha), support=empty.support, group_norms=empty.group_norms,
                                           n_selected=empty.n_selected, n_epochs=0, settled=True,
                                           exposure=np.inf, valid_losses=empty.valid_losses,
-                                          valid_score=empty.valid_score, fit=empty.fit))
+                                          valid_score=empty.valid_score))
             if not alive:
                 continue
             epochs = dict.fromkeys(alive, 0)

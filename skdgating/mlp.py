@@ -503,11 +503,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                           self.alpha, verbose=self.verbose, max_epochs=self.max_epochs, valid=valid,
                           scorer=scorer, patience=self.n_iter_no_change, tol=self.tol)
 
-        # Where to start: the weights the MLP path core left for this fit (the final
-        # network of alpha="auto", trained on every row beside the folds: see
-        # skdgating._mlp_path.fit_final), a warm start, or a fresh initialization.
-        warm_state = self.__dict__.pop("_initial_weights", None)
-        if (warm_state is None and self.warm_start and hasattr(self, "net_")
+        warm_state = None
+        if (self.warm_start and hasattr(self, "net_")
                 and self._warm_compatible(n_features, hidden, n_outputs, classes)):
             warm_state = self._full_size_state()
 

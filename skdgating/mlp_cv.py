@@ -103,10 +103,10 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
         template = _mlp_path.resolved_template(model, getattr(self, "feature_names_in_", None))
         template.set_params(alpha=0.0)
         sw = None if sample_weight is None else check_sample_weight(sample_weight, len(y)) * len(y)
-        search, final_path = _mlp_path.choose_alpha(template, X, y, sw, cv=self.cv, alphas=alphas,
-                                                    selection=self.selection,
-                                                    random_state=_mlp_path.split_seed(self.random_state),
-                                                    n_jobs=self.n_jobs, with_final_path=True)
+        search = _mlp_path.choose_alpha(template, X, y, sw, cv=self.cv, alphas=alphas,
+                                        selection=self.selection,
+                                        random_state=_mlp_path.split_seed(self.random_state),
+                                        n_jobs=self.n_jobs)
         self.alphas_ = search["alphas"]
         self.alpha_ = search["alpha_min"]
         self.alpha_1se_ = search["alpha_1se"]
@@ -121,7 +121,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
             "settled": search["settled"].all(axis=0),
             **{f"split{k}_test_score": s for k, s in enumerate(search["split_test_scores"])},
         }
-        self.estimator_ = _mlp_path.fit_final(template, X, y, sample_weight, search, final_path)
+        self.estimator_ = _mlp_path.fit_final(template, X, y, sample_weight, search)
         for name in _COPIED:
             if hasattr(self.estimator_, name):
                 setattr(self, name, getattr(self.estimator_, name))

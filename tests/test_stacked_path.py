@@ -78,35 +78,3 @@ def test_stacked_splits_take_the_sgd_steps_of_their_own_paths(monkeypatch):
     per_epoch = math.ceil(320 / 32)  # each split's own path: 320 training rows at batch 32
     assert calls[0] == budget.first_epochs * per_epoch
     assert set(calls[1:]) == {budget.round_epochs * per_epoch}
-
-
-def test_the_final_path_trains_beside_the_folds_without_changing_them():
-    """``alpha="auto"`` trains the final network's path on every row as one more model
-    of the folds' stacked network (an unscored split). Oracles: the search without it
-    (the folds' records must not change: each stacked model sees only its own rows),
-    the planted support, and the final network of the path trained on its own
-    (``fit_final`` without ``final_path``, through the estimators)."""
-    X, y = regression_data(n=300)
-    template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=40, random_state=0, alpha=0.0)
-    kwargs = dict(cv=3, alphas=6, selection="min", random_state=0)
-    alone = _mlp_path.choose_alpha(template, X, y, None, **kwargs)
-    search, final_path = _mlp_path.choose_alpha(template, X, y, None, with_final_path=True, **kwargs)
-    for key in ("alpha", "n_selected", "settled", "consensus_support", "relaxed_rounds"):
-        np.testing.assert_array_equal(search[key], alone[key], err_msg=key)
-    np.testing.assert_allclose(search["fold_valid_loss"], alone["fold_valid_loss"], rtol=1e-6)
-    # One model on every row per alpha trained, never scored.
-    np.testing.assert_array_equal([m.alpha for m in final_path], np.sort(search["alphas"]))
-    assert all(m.valid_losses is None and m.fit is not None for m in final_path)
-    final = _mlp_path.fit_final(template, X, y, None, search, final_path)
-    on_its_own = _mlp_path.fit_final(template, X, y, None, search)
-    np.testing.assert_array_equal(final.selected_features_, PLANTED)
-    np.testing.assert_array_equal(on_its_own.selected_features_, PLANTED)
-    assert final.score(X, y) == pytest.approx(on_its_own.score(X, y), abs=0.02)
-    # A column outside the folds' consensus leaves the final network (exactly zero),
-    # though the path on every row kept it.
-    chosen = [m for m in final_path if m.alpha == search["alpha"]][0]
-    assert chosen.support[2]
-    withheld = dict(search, consensus_support=np.isin(np.arange(X.shape[1]), [0, 1]))
-    final = _mlp_path.fit_final(template, X, y, None, withheld, final_path)
-    np.testing.assert_array_equal(final.selected_features_, [0, 1])
-    assert np.all(final.coef_[:, 2:] == 0)
