@@ -99,7 +99,13 @@ def _forward(X, weights, biases, activation, inputs=None):
     return X
 
 
-def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
+def _grad_out(param):
+    """A single network's ``param.grad`` as a batch of one model's gradient (a view of
+    the same memory) for ``_backprop``'s ``grad_out``, or None."""
+    return None if param is None or param.grad is None else param.grad[None]
+
+
+def _backprop(X, weights, biases, activation, loss_and_grad, w=None, grad_out=None):
     """Forward and backward pass of K affine networks ``X -> W_0, b_0 -> activation -> ...
     -> W_L, b_L`` by hand (no autograd), for the training step.
 
@@ -120,6 +126,10 @@ def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
         Outputs (K, B, n_outputs) -> per-row losses (K, B) and their gradients.
     w : Tensor of shape (K, B), optional
         Row weights: model k's loss is the batch mean of ``w[k] * row loss``.
+    grad_out : (weight_outs, bias_outs), optional
+        Tensors (or None) of the gradients' shapes to write them into (the
+        parameters' ``.grad``, which the optimizer reads as one buffer: see
+        :func:`skdgating._training.share_one_buffer_`), instead of new tensors.
 
     Returns
     -------
@@ -135,10 +145,11 @@ def _backprop(X, weights, biases, activation, loss_and_grad, w=None):
         losses, grad = row_losses.mean(dim=1), grad / B
     else:
         losses, grad = (row_losses * w).mean(dim=1), grad * (w / B)[:, :, None]
+    weight_outs, bias_outs = grad_out or ([None] * len(weights), [None] * len(weights))
     weight_grads, bias_grads = [None] * len(weights), [None] * len(weights)
     for k in range(last, -1, -1):
-        weight_grads[k] = torch.bmm(grad.transpose(1, 2), inputs[k])
-        bias_grads[k] = grad.sum(dim=1)
+        weight_grads[k] = torch.bmm(grad.transpose(1, 2), inputs[k], out=weight_outs[k])
+        bias_grads[k] = torch.sum(grad, dim=1, out=bias_outs[k])
         if k:
             grad = _activation_backward(activation, torch.bmm(grad, weights[k]), inputs[k])
     return losses, weight_grads, bias_grads
@@ -260,22 +271,24 @@ class MLP(nn.Module):
             first = omega * scale
         else:
             first = layers[0].weight
+        # Into the parameters' own .grad where they exist (see _backprop's grad_out); the
+        # gated layer's weight gradient is an intermediate (W is not a parameter).
+        weight_params = [None if self.gated else layers[0].weight, *(layer.weight for layer in layers[1:])]
+        outs = ([_grad_out(p) for p in weight_params], [_grad_out(layer.bias) for layer in layers])
         losses, grads, bias_grads = _backprop(
             X[None], [first[None], *(layer.weight[None] for layer in layers[1:])],
             [layer.bias[None] for layer in layers], self.activation,
             lambda out: row_loss_and_grad(out, y, classification),
-            None if w is None else w[None])
+            None if w is None else w[None], outs)
         if self.gated:  # the gated first layer, W = omega * scale: the chain rule through the product
-            omega.grad = grads[0][0] * scale
+            omega.grad = torch.mul(grads[0][0], scale, out=omega.grad)
             dgate.gates.grad = column_scale_backward(dgate.gates, (grads[0][0] * omega).sum(dim=0), dgate.penalized,
-                                                     dgate.feature_group, dgate._one_slice_groups)
+                                                     dgate.feature_group, dgate._one_slice_groups,
+                                                     out=dgate.gates.grad)
             dgate.add_penalty_grad_(omega)
-        else:
-            layers[0].weight.grad = grads[0][0]
-        for k, layer in enumerate(layers):
-            if k:
-                layer.weight.grad = grads[k][0]
-            layer.bias.grad = bias_grads[k][0]
+        for param, grad in zip([*weight_params, *(layer.bias for layer in layers)], [*grads, *bias_grads]):
+            if param is not None and param.grad is None:
+                param.grad = grad[0]
         return losses[0]
 
     @torch.no_grad()
@@ -487,16 +500,20 @@ class StackedMLP(nn.Module):
         K = self.omega.shape[0]
         X = torch.addcmul(self.x_shift, X, self.x_inv_scale) if self.standardize else X.expand(K, -1, -1)
         scale = self.gate_scale()  # (K, p)
+        # Into the parameters' own .grad where they exist (see _backprop's grad_out).
+        outs = ([None, *(p.grad for p in self._weight_list)], [p.grad for p in self._bias_list])
         losses, grads, bias_grads = _backprop(X, [self.omega * scale[:, None, :], *self._weight_list], self._bias_list,
-                                              self.activation, lambda out: criterion.loss_and_grad(out, y), w.T)
+                                              self.activation, lambda out: criterion.loss_and_grad(out, y), w.T, outs)
         # The gated first layer, W = omega * scale: the chain rule through the product.
-        self.omega.grad = torch.addcmul(grads[0] * scale[:, None, :], self.omega, self.omega_decay)
+        omega_grad = torch.mul(grads[0], scale[:, None, :], out=self.omega.grad)
+        self.omega.grad = omega_grad.addcmul_(self.omega, self.omega_decay)
         grad_scale = (grads[0] * self.omega).sum(dim=1)
-        self.gates.grad = torch.addcmul(
-            column_scale_backward(self.gates, grad_scale, self.penalized, self.feature_group, self.one_slice_groups),
-            self.gates, self.gate_decay)
+        gates_grad = column_scale_backward(self.gates, grad_scale, self.penalized, self.feature_group,
+                                           self.one_slice_groups, out=self.gates.grad)
+        self.gates.grad = gates_grad.addcmul_(self.gates, self.gate_decay)
         for param, grad in zip(self._weight_list + self._bias_list, [*grads[1:], *bias_grads]):
-            param.grad = grad
+            if param.grad is None:
+                param.grad = grad
         return losses
 
     def add_penalty_grad_(self):

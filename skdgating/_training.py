@@ -386,14 +386,20 @@ class MomentumSGD(torch.optim.Optimizer):
 @torch.no_grad()
 def share_one_buffer_(module):
     """Make the parameters of ``module`` consecutive views of one new buffer (their values
-    unchanged; the Parameter objects stay the same): :class:`MomentumSGD` then updates
-    them as one tensor (:class:`FlatParameters`)."""
+    unchanged; the Parameter objects stay the same), and their ``.grad`` the same views of
+    a second one: :class:`MomentumSGD` then updates them as one tensor
+    (:class:`FlatParameters`), from gradients the hand-written backward pass writes in
+    place (``_modules._backprop``'s ``grad_out``). An autograd step replaces the ``.grad``
+    (the optimizer then gathers them)."""
     params = [p for p in module.parameters() if p.dtype.is_floating_point]
     if not params or any(p.dtype != params[0].dtype or p.device != params[0].device for p in params):
         return
     flat = torch.cat([p.reshape(-1) for p in params])
-    for p, view in zip(params, flat.split([p.numel() for p in params])):
+    grads = torch.zeros_like(flat)
+    sizes = [p.numel() for p in params]
+    for p, view, grad in zip(params, flat.split(sizes), grads.split(sizes)):
         p.data = view.view_as(p)
+        p.grad = grad.view_as(p)
 
 
 class FlatParameters:
@@ -408,8 +414,12 @@ class FlatParameters:
     is one buffer too; the optimizer's per-parameter state holds views of it.
     """
 
-    def __init__(self, data, params, decay):
+    def __init__(self, data, params, decay, grad_data=None):
         self.data, self.params, self.decay = data, params, decay
+        # The gradients' own buffer when the .grad tile one (share_one_buffer_): used as
+        # long as every .grad is still the view it was (an autograd step replaces them).
+        self.grad_data = grad_data
+        self.grad_views = [p.grad for p in params]
         self.buffer = None
 
     @classmethod
@@ -435,7 +445,19 @@ class FlatParameters:
         if any(decays[id(p)] for p in params):
             decay = torch.cat([torch.full((p.numel(),), float(decays[id(p)]), dtype=p.dtype, device=p.device)
                                for p in params])
-        return cls(data, params, decay)
+        return cls(data, params, decay, cls._grad_buffer(params, end))
+
+    @staticmethod
+    def _grad_buffer(params, size):
+        """The buffer the parameters' .grad tile as the parameters tile theirs, or None."""
+        grads = [p.grad for p in params]
+        if any(g is None or not g.is_contiguous() or g.dtype != p.dtype for g, p in zip(grads, params)):
+            return None
+        storage = grads[0].untyped_storage()
+        if (any(g.untyped_storage().data_ptr() != storage.data_ptr() or g.storage_offset() != p.storage_offset()
+                for g, p in zip(grads, params)) or size * grads[0].element_size() != storage.nbytes()):
+            return None
+        return grads[0].new_empty(0).set_(storage, 0, (size,))
 
     def update_(self, optimizer):
         """One step on the buffer; False (nothing done) where the loop must run instead:
@@ -447,17 +469,22 @@ class FlatParameters:
         grads = [p.grad for p in self.params]
         if any(g is None for g in grads):
             return False
-        grad = torch.cat([g.reshape(-1) for g in grads])
+        if self.grad_data is not None and all(g is view for g, view in zip(grads, self.grad_views)):
+            # Written in place by the backward pass (and decayed in place below: the
+            # next backward pass overwrites it).
+            grad = self.grad_data
+        else:
+            grad = torch.cat([g.reshape(-1) for g in grads])
         if self.decay is not None:
             grad.addcmul_(self.data, self.decay)
         if momentum != 0:
             if self.buffer is None:
                 if any("momentum_buffer" in optimizer.state[p] for p in self.params):
                     return False  # the loop has been stepping: keep its buffers
-                self.buffer = grad
+                self.buffer = grad.clone()
                 offset = 0
                 for p in self.params:  # views, so state_dict() keeps its meaning
-                    optimizer.state[p]["momentum_buffer"] = grad[offset:offset + p.numel()].view_as(p)
+                    optimizer.state[p]["momentum_buffer"] = self.buffer[offset:offset + p.numel()].view_as(p)
                     offset += p.numel()
             else:
                 self.buffer.mul_(momentum).add_(grad)
@@ -637,13 +664,6 @@ class StackedNet(DGatingNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y, w = y_true
         return (self.criterion_(y_pred, y) * w.T).mean(dim=1)
-
-    def initialize_optimizer(self, *args, **kwargs):
-        # The optimizer updates the parameters as one tensor where they tile one buffer
-        # (FlatParameters): make them so, every time an optimizer is built (a warm start
-        # loads weights and builds a new one).
-        share_one_buffer_(self.module_)
-        return super().initialize_optimizer(*args, **kwargs)
 
     def gradient_step(self, params):
         # The stacked network's backward pass is written out (StackedMLP.backprop_).

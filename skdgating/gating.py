@@ -78,9 +78,10 @@ def column_scale(gates, penalized, feature_group, one_slice_groups=False):
     return torch.where(penalized, prod, torch.ones_like(prod))[..., feature_group]
 
 
-def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice_groups=False):
+def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice_groups=False, out=None):
     """The gates' gradient from the gradient of :func:`column_scale` (``grad_scale``, one
-    entry per slice; leading axes of both are models; ``one_slice_groups`` as there).
+    entry per slice; leading axes of both are models; ``one_slice_groups`` as there),
+    written into ``out`` when given.
 
     The gradient of a group's product with respect to one gate is the product of the
     others, formed from prefix and suffix products: no division, so the exactly-zero
@@ -92,13 +93,13 @@ def column_scale_backward(gates, grad_scale, penalized, feature_group, one_slice
         grad_product = grad_scale.new_zeros((*grad_scale.shape[:-1], gates.shape[-2]))
         grad_product = grad_product.index_add(grad_scale.ndim - 1, feature_group, grad_scale) * penalized
     if gates.shape[-1] == 1:
-        return grad_product[..., None]
+        return grad_product[..., None] if out is None else out.copy_(grad_product[..., None])
     if gates.shape[-1] == 2:  # D=3, the default: the other gate (2 operations instead of 10)
-        return grad_product[..., None] * gates.flip(-1)
+        return torch.mul(grad_product[..., None], gates.flip(-1), out=out)
     ones = torch.ones_like(gates[..., :1])
     prefix = torch.cumprod(torch.cat([ones, gates[..., :-1]], dim=-1), dim=-1)
     suffix = torch.cumprod(torch.cat([ones, gates.flip(-1)[..., :-1]], dim=-1), dim=-1).flip(-1)
-    return grad_product[..., None] * prefix * suffix
+    return torch.mul(grad_product[..., None] * prefix, suffix, out=out)
 
 
 # --------------------------------------------------------------------------------------

@@ -245,40 +245,49 @@ def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
     assert net.history[-1, "train_loss"] == pytest.approx(data + reference.penalty().item(), rel=1e-5)
 
 
-@pytest.mark.parametrize("one_buffer", [False, True])
+@pytest.mark.parametrize("layout", ["separate", "one buffer, gathered", "one buffer, in place"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, one_buffer):
+def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, layout):
     # Oracle: torch.optim.SGD (dampening 0, no Nesterov) from the same parameters
     # and gradients. The lean optimizer the estimators train with must leave exactly
     # the same parameters after every step: a weight-decayed group, a learning-rate
     # change between steps (the cosine schedule), a parameter without gradient.
-    # one_buffer: the parameters tile one buffer (as the estimators' networks do), so
-    # MomentumSGD updates that buffer as one tensor, except at the step where a
-    # parameter has no gradient (its per-parameter loop, on views of the same
-    # momentum buffer).
+    # "one buffer": the parameters tile one buffer (share_one_buffer_, as in the
+    # estimators' networks), so MomentumSGD updates that buffer as one tensor; the
+    # gradients are new tensors it gathers ("gathered", and the per-parameter loop at
+    # the step where a parameter has none, on views of the same momentum buffer) or
+    # are written into the .grad views of the gradients' own buffer ("in place", as
+    # the hand-written backward pass does; every parameter has a gradient).
     rng = torch.Generator().manual_seed(0)
     shapes = [(5, 3), (3,), (4, 5), (2,)]
     ours = [torch.nn.Parameter(torch.randn(s, generator=rng)) for s in shapes]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    if one_buffer:
+    if layout != "separate":
         share_one_buffer_(torch.nn.ParameterList(ours))
-        assert FlatParameters.find([{"params": ours, "weight_decay": 0.0}]) is not None
+        found = FlatParameters.find([{"params": ours, "weight_decay": 0.0}])
+        assert found is not None and found.grad_data is not None
 
     def groups(params):
         return [{"params": params[:2]}, {"params": params[2:], "weight_decay": 0.03}]
 
     optimizers = [MomentumSGD(groups(ours), lr=0.1, momentum=momentum),
                   torch.optim.SGD(groups(theirs), lr=0.1, momentum=momentum)]
+    views = [p.grad for p in ours]
     for step in range(4):
         grads = [torch.randn(s, generator=rng) for s in shapes]
         for params, optimizer in zip((ours, theirs), optimizers):
             for group in optimizer.param_groups:
                 group["lr"] = 0.1 / (step + 1)
             for k, (p, g) in enumerate(zip(params, grads)):
-                p.grad = None if (step == 1 and k == 3) else g.clone()
+                if layout == "one buffer, in place" and params is ours:
+                    p.grad.copy_(g)
+                else:
+                    p.grad = None if (step == 1 and k == 3 and layout != "one buffer, in place") else g.clone()
             optimizer.step()
         for p, q in zip(ours, theirs):
             assert torch.equal(p, q)
+    if layout == "one buffer, in place":
+        assert all(p.grad is view for p, view in zip(ours, views))
 
 
 def test_sgd_fits_update_their_parameters_as_one_buffer(monkeypatch):
