@@ -243,8 +243,8 @@ _ATTRS_DOC = """
         ``mean_test_score``/``std_test_score`` (accuracy or R^2 over folds),
         ``n_selected`` (folds x alphas), ``selection_frequency`` (alphas x
         features: the fraction of folds that kept each feature),
-        ``consensus_support`` (kept by at least half of the folds at
-        ``alpha_``), ``settled`` and ``n_epochs`` (folds x alphas), and the
+        ``consensus_support`` (kept by at least two thirds of the folds at
+        ``alpha_``: 2 of 3), ``settled`` and ``n_epochs`` (folds x alphas), and the
         chosen ``alpha``, ``alpha_min``, ``alpha_1se``. ``None`` for a float
         ``alpha``.
     n_neurons_ : ndarray of int, shape (n_hidden_layers,)

@@ -54,3 +54,20 @@ def test_cv_classifier_with_string_labels_and_1se_selection():
     assert cv.estimator_.alpha_ == cv.alpha_1se_
     np.testing.assert_allclose(cv.predict_proba(X).sum(axis=1), 1.0)
     assert cv.score(X, labels) > 0.8
+
+
+def test_cv_final_network_keeps_only_columns_two_thirds_of_the_folds_kept():
+    # With 5 folds a column needs 4 of them at the chosen alpha (the default's 2 of 3
+    # generalized; a 3-of-5 majority let more probes through). Oracle: the folds'
+    # own supports, recorded per alpha in cv_results_["selection_frequency"].
+    from skdgating._mlp_path import consensus
+
+    X, y = regression_data(seed=2, n=200, p=8)  # columns 0, 1, 2 matter
+    cv = DGatingMLPRegressorCV(hidden_layer_sizes=(16,), max_epochs=30, alphas=6, cv=5, random_state=0).fit(X, y)
+    frequency = cv.cv_results_["selection_frequency"][list(cv.alphas_).index(cv.alpha_)]
+    assert np.all(frequency[cv.selected_features_] >= 4 / 5)
+    assert set(cv.selected_features_) >= {0, 1}
+    for n_folds, needed in ((2, 2), (3, 2), (4, 3), (5, 4), (10, 7)):
+        # column 0 kept by needed - 1 folds, column 1 by needed folds
+        supports = np.arange(n_folds)[:, None] < np.array([needed - 1, needed])
+        np.testing.assert_array_equal(consensus(supports), [False, True], err_msg=f"{n_folds} folds")
