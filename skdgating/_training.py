@@ -352,10 +352,10 @@ class MomentumSGD(torch.optim.Optimizer):
         training epoch calls this. (``torch._foreach_*`` updates were measured too: on
         CPU they cost the same as this loop.)
 
-        When the parameters tile one buffer (:class:`~skdgating._modules.StackedMLP`
-        allocates its parameters so, see :class:`FlatParameters`) and share one
-        learning rate, the update runs on that buffer: four operations a step instead
-        of three per parameter, element for element the same arithmetic.
+        When the parameters tile one buffer (the estimators' networks do, see
+        :func:`share_one_buffer_` and :class:`FlatParameters`) and share one learning
+        rate, the update runs on that buffer: three operations a step in all instead of three
+        per parameter, element for element the same arithmetic.
         """
         flat = self._flat_parameters()
         if flat is not None and flat.update_(self):
@@ -402,16 +402,29 @@ def share_one_buffer_(module):
         p.grad = grad.view_as(p)
 
 
+@torch.no_grad()
+def release_training_buffers_(module):
+    """Undo :func:`share_one_buffer_` once training is over: every parameter gets memory
+    of its own and no gradient. A fitted network that kept views of the training buffer
+    kept all of it alive (and pickled it once per parameter: 3x the pickle of a default
+    network) and its gradients with it."""
+    for p in module.parameters():
+        p.grad = None
+        p.data = p.data.clone()
+
+
 class FlatParameters:
     """The parameters of an optimizer, when they tile one contiguous buffer.
 
     The training step of a small network is a few dozen tiny operations, and the
     optimizer's loop paid three of them per parameter (on the stacked network of the
     default architecture, 21 of about 70 operations in a step). On one buffer the
-    update ``g += decay * p; b = momentum * b + g; p -= lr * b`` is four operations
-    (the gradients gathered into one buffer, the three updates), with the same
-    values: each element sees the same operations as in the loop. The momentum buffer
-    is one buffer too; the optimizer's per-parameter state holds views of it.
+    update ``g += decay * p; b = momentum * b + g; p -= lr * b`` is three operations
+    on the gradients' buffer, which the hand-written backward pass fills in place
+    (else the gradients are gathered into one first), with the same values: each
+    element sees the same operations as in the loop. The momentum buffer is one
+    buffer too; the optimizer's per-parameter state holds views of it. Measured on a
+    Wage-sized stacked step: 0.40 -> 0.32 ms with the items of the same change.
     """
 
     def __init__(self, data, params, decay, grad_data=None):

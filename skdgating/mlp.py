@@ -50,8 +50,8 @@ from ._modules import ACTIVATIONS, MLP, HalfSquaredError
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
 from ._training import (DGatingNet, Monitor, TensorData, cutoff, forward_thread_limits, net_kwargs,
-                        resolve_device, score_classifier, score_regressor, standardize_float32,
-                        standardized_float32, step_flops, weighted_mean_std)
+                        release_training_buffers_, resolve_device, score_classifier, score_regressor,
+                        standardize_float32, standardized_float32, step_flops, weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
@@ -542,6 +542,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 net.partial_fit(train_data, None)
         finally:
             monitor.close()
+        # The fitted network keeps its own memory, not views of the training buffers.
+        release_training_buffers_(net.module_)
         if x_mean is not None:  # the trained module takes raw inputs from here on
             net.module_.standardize_inputs_(x_mean, x_scale)
 
