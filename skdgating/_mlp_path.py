@@ -548,8 +548,8 @@ def consensus(supports):
     each) the CV estimators kept 0.33-1 probe per fit on 4 of 5 data sets where the
     default kept 0-0.33; two thirds is the same evidence whatever the number of folds.
     """
-    n_splits = len(supports)
-    return np.sum(supports, axis=0) >= math.ceil(2 * n_splits / 3 - 1e-9)
+    needed = -(-2 * len(supports) // 3)  # ceil(2 n / 3), in integers
+    return np.sum(supports, axis=0) >= needed
 
 
 def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,

@@ -413,6 +413,23 @@ def release_training_buffers_(module):
         p.data = p.data.clone()
 
 
+def _tiled_buffer(tensors):
+    """The 1-D tensor over the storage that ``tensors`` tile, in this order, contiguous
+    and back to back from its start to its end (as :func:`share_one_buffer_` lays
+    them out), or None."""
+    if not tensors or any(not t.is_contiguous() or t.dtype != tensors[0].dtype for t in tensors):
+        return None
+    storage = tensors[0].untyped_storage()
+    end = 0
+    for t in tensors:
+        if t.untyped_storage().data_ptr() != storage.data_ptr() or t.storage_offset() != end:
+            return None
+        end += t.numel()
+    if end * tensors[0].element_size() != storage.nbytes():
+        return None
+    return tensors[0].new_empty(0).set_(storage, 0, (end,))
+
+
 class FlatParameters:
     """The parameters of an optimizer, when they tile one contiguous buffer.
 
@@ -439,38 +456,19 @@ class FlatParameters:
     def find(cls, param_groups):
         """A FlatParameters of these groups' parameters, or None (any other layout)."""
         params = [p for group in param_groups for p in group["params"]]
-        if not params or any(not p.is_contiguous() or p.dtype != params[0].dtype for p in params):
-            return None
-        storage = params[0].untyped_storage()
-        if any(p.untyped_storage().data_ptr() != storage.data_ptr() for p in params):
-            return None
         decays = {id(p): group["weight_decay"] for group in param_groups for p in group["params"]}
         params = sorted(params, key=lambda p: p.storage_offset())
-        end = 0
-        for p in params:
-            if p.storage_offset() != end:
-                return None
-            end += p.numel()
-        if end * params[0].element_size() != storage.nbytes():
+        data = _tiled_buffer(params)
+        if data is None:
             return None
-        data = params[0].new_empty(0).set_(storage, 0, (end,))
         decay = None
         if any(decays[id(p)] for p in params):
             decay = torch.cat([torch.full((p.numel(),), float(decays[id(p)]), dtype=p.dtype, device=p.device)
                                for p in params])
-        return cls(data, params, decay, cls._grad_buffer(params, end))
-
-    @staticmethod
-    def _grad_buffer(params, size):
-        """The buffer the parameters' .grad tile as the parameters tile theirs, or None."""
+        # The gradients' buffer, when their .grad tile one in the same order.
         grads = [p.grad for p in params]
-        if any(g is None or not g.is_contiguous() or g.dtype != p.dtype for g, p in zip(grads, params)):
-            return None
-        storage = grads[0].untyped_storage()
-        if (any(g.untyped_storage().data_ptr() != storage.data_ptr() or g.storage_offset() != p.storage_offset()
-                for g, p in zip(grads, params)) or size * grads[0].element_size() != storage.nbytes()):
-            return None
-        return grads[0].new_empty(0).set_(storage, 0, (size,))
+        grad_data = None if any(g is None for g in grads) else _tiled_buffer(grads)
+        return cls(data, params, decay, grad_data)
 
     def update_(self, optimizer):
         """One step on the buffer; False (nothing done) where the loop must run instead:
