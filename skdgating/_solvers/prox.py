@@ -48,7 +48,7 @@ def block_lipschitz(datafit, cols, owner, n_blocks):
 
 
 def add_group_norm_hessian_(H, w, owner, lam, norms, pairs):
-    """Add in place the Hessian of :math:`\sum_j \lambda_j \|w_j\|` at ``w`` to ``H``'s
+    r"""Add in place the Hessian of :math:`\sum_j \lambda_j \|w_j\|` at ``w`` to ``H``'s
     leading ``len(w)`` rows and columns: :math:`\lambda_j / \|w_j\| (I - u_j u_j')`,
     :math:`u_j = w_j / \|w_j\|`, on the groups with a nonzero norm (``owner`` maps
     each entry of ``w`` to its group, ``pairs`` are the within-group index pairs)."""
