@@ -62,8 +62,15 @@ def _float64_chunks(A):
 
 def _weights(A, w):
     """Row weights summing to 1 (equal weights when ``w`` is None: the same
-    arithmetic either way, so weights of ones give exactly the unweighted result)."""
-    return np.full(len(A), 1.0 / len(A)) if w is None else w / w.sum()
+    arithmetic either way, so weights of ones give exactly the unweighted result).
+
+    Equal weights are replaced by exactly ``1 / n``: weights already normalized by the
+    caller (``check_sample_weight``) sum to 1 only up to rounding, and dividing by that
+    sum made weights of ones differ from none in the last bit on some processors (AMD
+    EPYC: predictions 1 ulp apart)."""
+    if w is None or np.all(w == w[0]):
+        return np.full(len(A), 1.0 / len(A))
+    return w / w.sum()
 
 
 def _mean(A, w):
