@@ -67,10 +67,10 @@ AUTO_N_ALPHAS = 12
 # on the whole panel (issue 12's note of 2026-12-06), neither better than this default:
 # scoring each path model on the consensus columns only (what the final network would
 # train on) with this rule let a probe in on 4 of 5 real data sets (one split each, full
-# searches replayed); with the 1-SE rule (the benchmark, same machine) it kept no probe
-# on digits where this default keeps 0.33 per fit, the same on the others, 7, 7, 7 of 8
-# informative columns (this default 7, 7, 8), and lost test accuracy (wine 0.956
-# against 0.985, digits 0.964 against 0.973).
+# searches replayed); with the 1-SE rule (the benchmark, same machine, against this
+# default at b842b4a) it kept no probe on digits where this default kept 0.33 per fit,
+# the same on the others, 7, 7, 7 of 8 informative columns (this default 7, 7, 8), and
+# lost test accuracy (wine 0.956 against 0.985, digits 0.964 against 0.973).
 AUTO_SELECTION = "min"
 MIN_VALID_ROWS = 10
 # The final network's rounds at alpha=0 on its support: as many as lowered the folds'
