@@ -115,11 +115,8 @@ def replay(rec, selection, candidate_rule, stop):
     n = losses.shape[1]
     if stop == "lean":  # stacked_paths asks path_is_done with alphas 0..i-1 recorded
         n = next((i for i in range(1, n) if _mlp_path.path_is_done(losses[:, :i], None, candidate[:i])), n)
-    losses, candidate, n_selected = losses[:, :n], candidate[:n], rec["n_selected"][:, :n]
-    has_features = n_selected.min(axis=0) > 0
-    eligible = candidate & has_features
-    if not eligible.any():  # choose_alpha's fallback
-        eligible = np.isfinite(losses).all(axis=0) & (has_features | candidate)
+    losses = losses[:, :n]
+    eligible = _mlp_path.candidate_alphas(losses, candidate[:n], rec["n_selected"][:, :n])
     best, one_se, _, _ = _mlp_path.one_se_rule(losses, None, eligible=eligible)
     return (one_se if selection == "1se" else best), n
 

@@ -572,6 +572,26 @@ def consensus(supports):
     return np.sum(supports, axis=0) >= needed
 
 
+def candidate_alphas(losses, candidate, n_selected):
+    """The alphas the rule may choose: the ``candidate`` ones (:func:`is_candidate`) whose
+    models kept features in every split (``n_selected``: splits x alphas).
+
+    When no model with features qualifies (a budget too small for them to settle, or
+    features that all left as soon as the penalty had acted), every scored alpha whose
+    models kept features (in a lean search, the exposed ones and the dense start) and
+    the qualified empty models: the validation loss then decides between "too few
+    steps" (a model with features wins) and "no column carries signal" (the empty
+    model, the intercept alone, wins). (ISLR Smarket with as many probes as real
+    columns: all 14 columns left at the first alpha whose exposure reached 1; without
+    the empty models as candidates the densest alpha was chosen, with every probe.)
+    """
+    has_features = np.asarray(n_selected).min(axis=0) > 0
+    eligible = candidate & has_features
+    if not eligible.any():
+        eligible = np.isfinite(losses).all(axis=0) & (has_features | candidate)
+    return eligible
+
+
 def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,
                  budget=None, lean=False):
     """Cross-validate a warm path over ``alphas`` and pick one (``selection`` "1se" or "min").
@@ -603,21 +623,10 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     settled = np.array([[m.settled for m in path] for path in paths])
     exposure = np.array([[m.exposure for m in path] for path in paths])
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
-    eligible = is_candidate(settled, exposure)
-    has_features = n_selected.min(axis=0) > 0
-    if not np.any(eligible & has_features):
-        # No model with features qualifies: a budget too small for them to settle, or
-        # features that all left as soon as the penalty had acted. The candidates are
-        # every scored alpha whose models kept features (in a lean search, the exposed
-        # ones and the dense start) and the qualified empty models, so the validation
-        # loss decides between "too few steps" (a model with features wins) and "no
-        # column carries signal" (the empty model, the intercept alone, wins). The user
-        # is told which budget to raise if some model had not settled. (ISLR Smarket
-        # with as many probes as real columns: all 14 columns left at the first alpha
-        # whose exposure reached 1; without the empty models as candidates the densest
-        # alpha was chosen, with every probe.)
+    qualified = is_candidate(settled, exposure)
+    eligible = candidate_alphas(losses, qualified, n_selected)
+    if not np.any(qualified & (n_selected.min(axis=0) > 0)):  # the fallback: say which budget to raise
         warn_unsettled([m for path in paths for m in path], budget)
-        eligible = np.isfinite(losses).all(axis=0) & (has_features | eligible)
     if eligible.any():
         best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
     else:
