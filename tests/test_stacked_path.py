@@ -111,3 +111,23 @@ def test_a_lean_search_trains_exactly_the_full_search_path_models(monkeypatch):
     for lean_path, full_path in zip(lean, full):
         for a, b in zip(lean_path, full_path):
             np.testing.assert_array_equal(a.group_norms, b.group_norms)
+
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_the_final_model_keeps_the_planted_support_and_withheld_columns_out(stacked, monkeypatch):
+    """Oracles: the planted support, and the consensus rule (a column the folds did not
+    agree on has exactly zero weights in the final network, however much signal it
+    carries). ``fit_final`` after a stacked and after a sequential search."""
+    X, y = regression_data(n=300)
+    template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=40, random_state=0, alpha=0.0)
+    monkeypatch.setattr(_mlp_path, "STACK_SPLITS", stacked)
+    search = _mlp_path.choose_alpha(template, X, y, None, cv=3, alphas=6, selection="min", random_state=0)
+    final = _mlp_path.fit_final(template, X, y, None, search)
+    np.testing.assert_array_equal(final.selected_features_, PLANTED)
+    assert final.score(X, y) > 0.8
+    # Column 0 (2 sin(x0), the strongest) outside the consensus: exactly zero, the rest kept.
+    withheld = dict(search, consensus_support=np.isin(np.arange(X.shape[1]), PLANTED[1:]))
+    final = _mlp_path.fit_final(template, X, y, None, withheld)
+    assert np.all(final.coef_[:, 0] == 0.0)
+    np.testing.assert_array_equal(final.selected_features_, PLANTED[1:])
