@@ -116,7 +116,7 @@ def replay(rec, selection, candidate_rule, stop):
     if stop == "lean":  # stacked_paths asks path_is_done with alphas 0..i-1 recorded
         n = next((i for i in range(1, n) if _mlp_path.path_is_done(losses[:, :i], None, candidate[:i])), n)
     losses = losses[:, :n]
-    eligible = _mlp_path.candidate_alphas(losses, candidate[:n], rec["n_selected"][:, :n])
+    eligible, _ = _mlp_path.candidate_alphas(losses, candidate[:n], rec["n_selected"][:, :n])
     best, one_se, _, _ = _mlp_path.one_se_rule(losses, None, eligible=eligible)
     return (one_se if selection == "1se" else best), n
 

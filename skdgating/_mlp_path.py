@@ -594,12 +594,19 @@ def candidate_alphas(losses, candidate, n_selected):
     model, the intercept alone, wins). (ISLR Smarket with as many probes as real
     columns: all 14 columns left at the first alpha whose exposure reached 1; without
     the empty models as candidates the densest alpha was chosen, with every probe.)
+
+    Returns
+    -------
+    eligible : ndarray of bool, one per alpha
+    fallback : bool
+        Whether no model with features qualified (the caller names the budget to raise).
     """
     has_features = np.asarray(n_selected).min(axis=0) > 0
     eligible = candidate & has_features
-    if not eligible.any():
+    fallback = not eligible.any()
+    if fallback:
         eligible = np.isfinite(losses).all(axis=0) & (has_features | candidate)
-    return eligible
+    return eligible, fallback
 
 
 def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random_state, n_jobs=None,
@@ -633,9 +640,8 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     settled = np.array([[m.settled for m in path] for path in paths])
     exposure = np.array([[m.exposure for m in path] for path in paths])
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
-    qualified = is_candidate(settled, exposure)
-    eligible = candidate_alphas(losses, qualified, n_selected)
-    if not np.any(qualified & (n_selected.min(axis=0) > 0)):  # the fallback: say which budget to raise
+    eligible, fallback = candidate_alphas(losses, is_candidate(settled, exposure), n_selected)
+    if fallback:  # say which budget to raise
         warn_unsettled([m for path in paths for m in path], budget)
     if eligible.any():
         best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
@@ -768,7 +774,7 @@ def fit_final(template, X, y, sample_weight, search):
     # and not adopted (issue 12's note of 2026-12-07): the same path trained during the
     # search, as one more model of the folds' stacked network (with every column; a few
     # percent more per step, where this path costs about a third of the fit: ISLR Wage
-    # with probes 15-17 s -> 12-13 s), then the columns outside the consensus zeroed at
+    # with probes 15-20 s -> 12-13 s), then the columns outside the consensus zeroed at
     # alpha_. On the 27 fits of benchmarks/bench_selection.py (same fold paths for both)
     # it kept two noise columns that this path drops (make_classification seed 2: one
     # noise column; Wage split 0: one probe), and scored lower on held-out rows in 13

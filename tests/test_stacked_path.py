@@ -80,7 +80,6 @@ def test_stacked_splits_take_the_sgd_steps_of_their_own_paths(monkeypatch):
     assert set(calls[1:]) == {budget.round_epochs * per_epoch}
 
 
-
 def test_a_lean_search_trains_exactly_the_full_search_path_models(monkeypatch):
     """Oracle: the full search (every model scored). A lean search stacks fewer relaxed
     copies beside the path's models. A model's float32 results depend in the last bits
@@ -111,7 +110,6 @@ def test_a_lean_search_trains_exactly_the_full_search_path_models(monkeypatch):
     for lean_path, full_path in zip(lean, full):
         for a, b in zip(lean_path, full_path):
             np.testing.assert_array_equal(a.group_norms, b.group_norms)
-
 
 
 @pytest.mark.parametrize("stacked", [True, False])
