@@ -80,6 +80,9 @@ RELAX_PATIENCE = 2
 # Fewest SGD steps of the dense start and of one round (see Budget.for_data).
 MIN_FIRST_STEPS = 1000
 MIN_ROUND_STEPS = 100
+# Mean validation losses (per row: nats, or squared error in units of the target's
+# spread) closer than this are a tie: below what float32 networks resolve.
+TIE = 1e-9
 # A path model is a candidate only once the penalty has contracted the gating
 # imbalance by about e (cumulative 4 * lr * alpha * steps / D >= 1).
 MIN_EXPOSURE = 1.0
@@ -480,7 +483,11 @@ def one_se_rule(losses, weights=None, eligible=None):
     n_eff = 1.0 / np.sum(w**2)
     mean = w @ losses
     eligible = np.ones(losses.shape[1], bool) if eligible is None or not np.any(eligible) else eligible
-    best = int(np.flatnonzero(eligible)[np.argmin(mean[eligible])])
+    # Numerical ties go to the larger alpha (the sparser model): the empty models past the
+    # last feature score alike, and on a constant target every model predicts it to
+    # float precision (mean losses 3.8e-11 and 3.9e-11: the densest model won by noise).
+    ties = np.flatnonzero(eligible & (mean <= np.min(mean[eligible]) + TIE))
+    best = int(ties.max())
     diff = losses - losses[:, [best]]
     excess = w @ diff
     var = w @ (diff - excess) ** 2 * n_eff / max(n_eff - 1.0, 1.0)
@@ -555,16 +562,27 @@ def make_splits(estimator, X, y, cv, random_state):
 def auto_cv(estimator, y):
     """Number of folds for ``alpha="auto"``, or 0 when the data is too small to validate on.
 
-    ``AUTO_CV`` folds, fewer when the rows (or the smallest class) cannot fill them
-    with ``MIN_VALID_ROWS`` validation rows (at least 2 per class); below 2 folds
-    there is nothing to validate on.
+    ``AUTO_CV`` folds, fewer when the rows cannot fill them with ``MIN_VALID_ROWS``
+    validation rows, or, for a classifier, when the smallest class has fewer rows than
+    folds (the stratified folds then give every class a row in each fold's training and
+    validation part); below 2 folds there is nothing to validate on. A rare class does
+    not stop the search while it has 2 rows: it used to need 2 per fold (297 rows with a
+    class of 3 fell back and kept every column).
     """
     n = len(y)
     k = min(AUTO_CV, n // MIN_VALID_ROWS)
     if is_classifier(estimator):
         _, counts = np.unique(y, return_counts=True)
-        k = min(k, int(counts.min()) // 2)
+        k = min(k, int(counts.min()))
     return k if k >= 2 else 0
+
+
+def _too_few_rows(template, y):
+    """Why ``alpha="auto"`` cannot validate a selection on these rows (:func:`auto_cv` is 0)."""
+    if len(y) // MIN_VALID_ROWS < 2:
+        return f"{len(y)} rows are too few to validate a selection (it needs {2 * MIN_VALID_ROWS})"
+    _, counts = np.unique(y, return_counts=True)
+    return f"a class with {int(counts.min())} row cannot be in both a training and a validation fold"
 
 
 def consensus(supports):
@@ -640,15 +658,19 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     settled = np.array([[m.settled for m in path] for path in paths])
     exposure = np.array([[m.exposure for m in path] for path in paths])
     n_selected = np.array([[m.n_selected for m in path] for path in paths])
-    eligible, fallback = candidate_alphas(losses, is_candidate(settled, exposure), n_selected)
-    if fallback:  # say which budget to raise
-        warn_unsettled([m for path in paths for m in path], budget)
+    candidate = is_candidate(settled, exposure)
+    eligible, fallback = candidate_alphas(losses, candidate, n_selected)
     if eligible.any():
         best, one_se, mean, se = one_se_rule(losses, weights, eligible=eligible)
     else:
         best = one_se = 0
         mean = se = np.full(len(grid), np.nan)
     chosen = one_se if selection == "1se" else best
+    if fallback and not candidate[chosen]:
+        # The chosen models are not what their alpha leads to: say which budget to raise.
+        # (A settled empty model chosen in the fallback is: a constant target, whose
+        # columns all leave at once while some fold is still shrinking them, used to warn.)
+        warn_unsettled([m for path in paths for m in path], budget)
     rounds, relaxed_curve = relaxed_rounds(template, X, y, sample_weight, splits, [path[chosen] for path in paths],
                                            budget, weights)
     scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
@@ -725,11 +747,16 @@ def fit_auto(estimator, X, y, sample_weight):
     sw = None if sample_weight is None else check_sample_weight(sample_weight, len(y)) * len(y)
     k = auto_cv(template, y)
     if k == 0:
+        from ._validation import _user_stacklevel
+
         grid = alpha_grid_for(template, len(y))[::-1]
+        reason = _too_few_rows(template, y)
         search = {"alphas": grid, "alpha": float(grid[-1]), "n_splits": 0,
-                  "fallback": (f"{len(y)} rows{' (or a class with fewer than 4)' if is_classifier(template) else ''}"
-                               " are too few to validate a selection: the smallest alpha of the grid, "
-                               "which keeps the features")}
+                  "fallback": f"{reason}: the smallest alpha of the grid, which keeps the features"}
+        # Said, not only recorded: the user asked for a selection and gets none.
+        warnings.warn(f'alpha="auto" selected nothing: {reason}. The model was fitted at alpha='
+                      f'{search["alpha"]:.3g}, the smallest of its grid, which keeps the features; pass a '
+                      "float alpha to penalize them.", UserWarning, stacklevel=_user_stacklevel())
         final = clone(template).set_params(alpha=search["alpha"]).fit(X, y, sample_weight=sample_weight)
         return final, search
     search = choose_alpha(template, X, y, sw, cv=k, alphas=None, selection=AUTO_SELECTION,

@@ -86,9 +86,10 @@ _PARAMS_DOC = """
         errors, twice in a row) or its validation loss rose twice in a row past
         the best, and only the models the penalty has acted on are scored. What it did is kept in ``alpha_search_``. Its cost is
         dominated by the alphas at which most columns leave (see the user
-        guide, "Choosing alpha"). With fewer than 20 rows (or a class with fewer than 4), no
-        validation is possible: ``alpha_`` is then the smallest alpha of the
-        grid, which keeps the features (``alpha_search_["fallback"]`` says so).
+        guide, "Choosing alpha"). With fewer than 20 rows (or a class with a
+        single row), no validation is possible: ``alpha_`` is then the smallest
+        alpha of the grid, which keeps the features, with a ``UserWarning``
+        (``alpha_search_["fallback"]`` says why).
         When no column survives the penalty in the folds (y does not depend
         on X), the fitted model is the intercept alone, with an
         ``EmptyModelWarning`` that says so.

@@ -144,13 +144,55 @@ def test_pure_noise_gives_the_empty_model_with_a_warning_that_says_why(Estimator
     assert search["mean_n_selected"][search["index"]] == 0 and search["eligible"][search["index"]]
 
 
-def test_tiny_data_falls_back_without_error():
+def test_tiny_data_falls_back_without_error_and_says_so():
     rng = np.random.RandomState(0)
     X, y = rng.randn(12, 4), np.array([0, 1] * 6)
-    est = DGatingMLPClassifier(hidden_layer_sizes=(4,), max_epochs=5, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="12 rows are too few") as caught:
+        est = DGatingMLPClassifier(hidden_layer_sizes=(4,), max_epochs=5, random_state=0).fit(X, y)
+    assert caught[0].filename == __file__  # the user's line
     assert "too few" in est.alpha_search_["fallback"]
     assert est.alpha_ == est.alpha_search_["alphas"].min()
     assert est.predict(X).shape == (12,)
+    # a class of one row cannot be in a training and a validation fold
+    with pytest.warns(UserWarning, match="a class with 1 row"):
+        DGatingMLPClassifier(hidden_layer_sizes=(4,), max_epochs=5, random_state=0).fit(
+            rng.randn(40, 4), np.r_[np.zeros(39), 1])
+
+
+@pytest.mark.parametrize("n_rare", [2, 3])
+def test_a_rare_class_does_not_stop_the_selection(n_rare):
+    # Planted: the label depends on columns 0 and 1 only; a third class of 2 or 3 rows
+    # (of 300) used to make the search fall back and keep every column.
+    X, _ = regression_data(seed=1, n=300, p=8)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    y[:n_rare] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no fallback
+        est = DGatingMLPClassifier(random_state=0, **AUTO).fit(X, y)
+    assert est.alpha_search_["n_splits"] == n_rare
+    np.testing.assert_array_equal(est.selected_features_, [0, 1])
+
+
+def test_a_constant_target_gives_the_empty_model_without_a_convergence_warning():
+    # Every model predicts a constant target to float precision, so their validation
+    # losses differ by noise (about 1e-12): the rule used to pick the densest model (all
+    # 10 columns), with a ConvergenceWarning asking for more epochs.
+    X = np.random.RandomState(0).randn(300, 10)
+    for seed in (1, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = DGatingMLPRegressor(random_state=seed, **AUTO).fit(X, np.ones(len(X)))
+        assert est.selected_features_.size == 0
+        assert [w.category for w in caught] == [EmptyModelWarning]
+
+
+def test_one_se_rule_gives_numerical_ties_to_the_larger_alpha():
+    rng = np.random.RandomState(0)
+    column = rng.rand(50)
+    losses = np.c_[column + 1e-12, column, column + 2e-12, column + 0.1]
+    best, chosen, _, _ = one_se_rule(losses)
+    assert best == chosen == 2  # the sparsest of the three tied models, not the worse one
+    assert one_se_rule(losses, eligible=np.array([True, True, False, True]))[0] == 1
 
 
 def test_auto_pickles_and_leaves_torch_global_rng_untouched():
