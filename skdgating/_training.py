@@ -846,9 +846,12 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
                                    torch.as_tensor(w, dtype=torch.float32).to(device)))
     losses = np.array(net.history[:, "train_loss"], dtype=float).reshape(-1, K)
     if not np.isfinite(losses).all():
-        bad = alphas[~np.isfinite(losses).all(axis=0)]
-        raise ValueError(f"The training loss diverged at alpha={bad}. Lower learning_rate_init "
-                         f"(now {params['learning_rate_init']:g}) or alpha.")
+        bad = np.unique(alphas[~np.isfinite(losses).all(axis=0)])
+        # Only searches stack their models, on alphas of their own: the setting to change
+        # is the learning rate (and the scale of X when the estimator does not standardize it).
+        raise ValueError(f"The training loss diverged in the alpha search (alpha={', '.join(f'{a:.3g}' for a in bad)})."
+                         f" Lower learning_rate_init (now {params['learning_rate_init']:g})"
+                         + ("." if params["standardize"] else ", or standardize X (standardize=True)."))
     return _stacked_read_out(net.module_.cpu(), architecture, groups, alphas, losses, params["threshold"],
                              stats if params["standardize"] else None, y_stats)
 

@@ -504,9 +504,19 @@ def test_divergence_raises_a_clear_error():
     X, y = regression_data(n=100)
     est = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=50, learning_rate_init=1e8,
                               learning_rate="constant", random_state=0)
-    with pytest.raises(ValueError, match="diverged.*learning_rate_init.*alpha"):
+    # alpha="auto": the search's stacked networks diverge; their alphas are the search's
+    # own, so the message names the learning rate (and one value per alpha, not the stack)
+    with pytest.raises(ValueError, match=r"diverged in the alpha search \(alpha=[^,\]]*\)\. "
+                                         r"Lower learning_rate_init \(now 1e\+08\)\.$"):
         est.fit(X, y)
     assert not hasattr(est, "coef_")
+    with pytest.raises(ValueError, match="diverged.*learning_rate_init.*alpha"):
+        est.set_params(alpha=0.01).fit(X, y)
+    assert not hasattr(est, "coef_")
+    # without the estimator's standardization, the scale of X is the other setting to name
+    with pytest.raises(ValueError, match=r"diverged in the alpha search.*standardize=True"):
+        DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=50, standardize=False,
+                            random_state=0).fit(X * 1e6, y)
 
 
 def _bad_param_cases():
