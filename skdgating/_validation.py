@@ -38,6 +38,17 @@ def check_scalar(value, name, *, low=None, high=None, low_inclusive=True, intege
     return value
 
 
+def numeric_target(y, classifier_name):
+    """``y`` as float64, or a ValueError that names the problem (and ``classifier_name``,
+    the estimator for class labels) instead of numpy's deep inside a fit."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"A regression target must be numeric; got values of dtype {np.asarray(y).dtype} "
+            f"(use {classifier_name} for class labels).") from None
+
+
 def check_sample_weight(sample_weight, n_samples):
     """Non-negative finite weights of shape (n_samples,), normalized to sum to one."""
     if sample_weight is None:

@@ -31,7 +31,7 @@ from . import _solvers
 from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
 from .exceptions import EmptyModelWarning
-from ._validation import (check_D, check_sample_weight, check_scalar, warn_if_badly_scaled,
+from ._validation import (check_D, check_sample_weight, check_scalar, numeric_target, warn_if_badly_scaled,
                           warns_about_scale_once)
 from .groups import make_groups
 
@@ -207,15 +207,6 @@ class _DGatingLinearModel(VersionedPickleMixin, BaseEstimator):
         return tags
 
 
-def _numeric_target(y):
-    try:
-        return np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"A regression target must be numeric; got values of dtype {np.asarray(y).dtype} "
-            "(use DGatingLogisticGroupLasso for class labels).") from None
-
-
 def _least_squares_factory(y, fit_intercept):
     return lambda X, s: _solvers.LeastSquares(X, y, s, fit_intercept)
 
@@ -253,7 +244,7 @@ class DGatingGroupLasso(RegressorMixin, _DGatingLinearModel):
 
     def _validate_fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=["csr", "csc"])
-        return X, _least_squares_factory(_numeric_target(y), self.fit_intercept)
+        return X, _least_squares_factory(numeric_target(y, "DGatingLogisticGroupLasso"), self.fit_intercept)
 
     def _store(self, W, b):
         self.coef_ = W[0]
@@ -434,7 +425,8 @@ def alpha_max(X, y, groups=None, group_weights="sqrt_size", *, task="regression"
         raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}.")
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=task == "regression", accept_sparse=["csr", "csc"])
     if task == "regression":
-        factory, name = _least_squares_factory(_numeric_target(y), fit_intercept), "DGatingGroupLasso"
+        y = numeric_target(y, "DGatingLogisticGroupLasso")
+        factory, name = _least_squares_factory(y, fit_intercept), "DGatingGroupLasso"
     else:
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)

@@ -52,7 +52,7 @@ from ._threads import check_n_threads, thread_limits
 from ._training import (DGatingNet, Monitor, TensorData, cutoff, forward_thread_limits, net_kwargs,
                         release_training_buffers_, resolve_device, score_classifier, score_regressor,
                         standardize_float32, standardized_float32, step_flops, weighted_mean_std)
-from ._validation import check_D, check_sample_weight, check_scalar
+from ._validation import check_D, check_sample_weight, check_scalar, numeric_target
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
 from .groups import make_groups
@@ -889,9 +889,9 @@ class DGatingMLPRegressor(RegressorMixin, _DGatingMLPBase):
         self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False,
                              multi_output=True, y_numeric=True)
+        y = numeric_target(y, "DGatingMLPClassifier")
         if self._auto_alpha():
             return self._fit_auto(X, y, sample_weight)
-        y = np.asarray(y, dtype=np.float64)
         y_2d = y.reshape(len(y), -1)
         mean, scale = weighted_mean_std(
             y_2d, None if sample_weight is None else check_sample_weight(sample_weight, len(y)))

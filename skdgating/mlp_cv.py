@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _mlp_path
 from ._persistence import VersionedPickleMixin
-from ._validation import check_sample_weight, check_scalar
+from ._validation import check_sample_weight, check_scalar, numeric_target
 from .mlp import DGatingMLPClassifier, DGatingMLPRegressor
 
 __all__ = ["DGatingMLPClassifierCV", "DGatingMLPRegressorCV"]
@@ -95,6 +95,8 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
         classifier = is_classifier(self)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], accept_sparse=False,
                              multi_output=not classifier, y_numeric=not classifier)
+        if not classifier:
+            y = numeric_target(y, "DGatingMLPClassifierCV")
         if classifier:
             check_classification_targets(y)
             if np.unique(y).size < 2:

@@ -44,7 +44,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import VersionedPickleMixin
-from ._validation import (check_D, check_scalar, warn_if_badly_scaled, warns_about_scale_once,
+from ._validation import (check_D, check_scalar, numeric_target, warn_if_badly_scaled, warns_about_scale_once,
                           without_scale_warning)
 from .exceptions import EmptyModelWarning
 from .groups import make_groups
@@ -161,7 +161,7 @@ def alpha_grid(estimator, X, y, n_alphas=20, eps=1e-3, sample_weight=None):
         X = np.asarray(X, dtype=np.float64)
         X = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         if not is_classifier(estimator):
-            y = np.asarray(y, dtype=np.float64)
+            y = numeric_target(y, "DGatingMLPClassifier")
             y = (y - y.mean(axis=0)) / np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
             if y.ndim == 2:
                 y = y[:, 0]

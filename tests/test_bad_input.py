@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso
+from skdgating import DGatingGroupLasso, DGatingLogisticGroupLasso, DGatingMLPRegressor, DGatingMLPRegressorCV
 
 X = np.random.default_rng(0).standard_normal((40, 4))
 Y_REG = X[:, 0] + 0.1
@@ -74,6 +74,11 @@ def test_bad_sample_weight(Est, y):
         Est().fit(X, y, sample_weight=np.ones(3))
 
 
-def test_non_numeric_regression_target():
-    with pytest.raises(ValueError, match="regression target must be numeric.*DGatingLogisticGroupLasso"):
-        DGatingGroupLasso().fit(X, np.array(["a"] * len(X)))
+@pytest.mark.parametrize("Est, classifier", [
+    (DGatingGroupLasso, "DGatingLogisticGroupLasso"),
+    (DGatingMLPRegressor, "DGatingMLPClassifier"),  # alpha="auto" used to fail in numpy's std
+    (DGatingMLPRegressorCV, "DGatingMLPClassifierCV"),
+])
+def test_non_numeric_regression_target(Est, classifier):
+    with pytest.raises(ValueError, match=f"regression target must be numeric.*{classifier}"):
+        Est().fit(X, np.array(["a"] * len(X)))
