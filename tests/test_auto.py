@@ -12,7 +12,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
-from skdgating._mlp_path import MIN_EXPOSURE, Budget, choose_alpha, one_se_rule, path_is_done, steps_per_epoch
+from skdgating._mlp_path import (MAX_EPOCH_STEPS, MIN_EXPOSURE, MIN_FIRST_STEPS, Budget, choose_alpha, one_se_rule,
+                                 path_is_done, steps_per_epoch)
 
 from _planted import regression_data
 
@@ -95,7 +96,8 @@ def test_small_data_mid_path_models_settle_and_probes_stay_out():
     assert est.score(X_test, y_test) >= 0.95
 
 
-@pytest.mark.parametrize("n_rows, max_epochs", [(30, 5), (120, 200), (300, 40), (1000, 200), (5000, 200)])
+@pytest.mark.parametrize("n_rows, max_epochs", [(30, 5), (120, 200), (300, 40), (1000, 200), (5000, 200),
+                                                (30000, 200)])
 def test_search_budget_is_counted_in_sgd_steps(n_rows, max_epochs):
     # The penalty acts per SGD step (METHOD.md 5.5): a later alpha may train at least as
     # many steps as the dense start, which never trains more steps than a single fit of
@@ -105,7 +107,11 @@ def test_search_budget_is_counted_in_sgd_steps(n_rows, max_epochs):
     assert budget.max_epochs >= budget.first_epochs
     assert budget.max_epochs >= 2 * budget.round_epochs
     assert budget.first_epochs * fold <= max_epochs * all_rows
-    assert budget.max_epochs >= max_epochs // 2  # never less than the epoch budget it replaces
+    # epochs of at most MAX_EPOCH_STEPS steps: never fewer steps than half of max_epochs
+    # such epochs per alpha, and on large data no more for the dense start than a quarter
+    epoch = min(fold, MAX_EPOCH_STEPS)
+    assert budget.max_epochs * fold >= max_epochs // 2 * epoch - fold  # (rounded to whole epochs)
+    assert budget.first_epochs * fold <= max(MIN_FIRST_STEPS, max_epochs // 4 * epoch) + fold
 
 
 def test_one_se_rule_against_hand_computed_values():
