@@ -44,6 +44,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
+from ._validation import _user_stacklevel
 from .exceptions import EmptyModelWarning
 
 # A kept feature whose norm falls below this fraction of its value at the start of
@@ -597,7 +598,7 @@ def auto_cv(estimator, y):
     return k if k >= 2 else 0
 
 
-def _too_few_rows(template, y):
+def _too_few_rows(y):
     """Why ``alpha="auto"`` cannot validate a selection on these rows (:func:`auto_cv` is 0)."""
     if len(y) // MIN_VALID_ROWS < 2:
         return f"{len(y)} rows are too few to validate a selection (it needs {2 * MIN_VALID_ROWS})"
@@ -767,10 +768,8 @@ def fit_auto(estimator, X, y, sample_weight):
     sw = None if sample_weight is None else check_sample_weight(sample_weight, len(y)) * len(y)
     k = auto_cv(template, y)
     if k == 0:
-        from ._validation import _user_stacklevel
-
         grid = alpha_grid_for(template, len(y))[::-1]
-        reason = _too_few_rows(template, y)
+        reason = _too_few_rows(y)
         search = {"alphas": grid, "alpha": float(grid[-1]), "n_splits": 0,
                   "fallback": f"{reason}: the smallest alpha of the grid, which keeps the features"}
         # Said, not only recorded: the user asked for a selection and gets none.
@@ -847,8 +846,6 @@ def fit_final(template, X, y, sample_weight, search):
     final.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs, alpha=search["alpha"])
     final.alpha_ = search["alpha"]
     if empty:
-        from ._validation import _user_stacklevel
-
         warnings.warn(
             f"The search chose alpha={search['alpha']:.3g}, at which no feature was kept by half of the "
             "validation folds' models: no column lowered the validation loss enough to survive the penalty. "

@@ -97,7 +97,7 @@ class _DGatingMLPCV(VersionedPickleMixin, BaseEstimator):
                              multi_output=not classifier, y_numeric=not classifier)
         if not classifier:
             y = numeric_target(y, "DGatingMLPClassifierCV")
-        if classifier:
+        else:
             check_classification_targets(y)
             if np.unique(y).size < 2:
                 raise ValueError("The target has only one class; a classifier needs samples of at least 2 classes.")
