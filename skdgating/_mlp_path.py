@@ -43,6 +43,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.utils import check_random_state
 
 from ._validation import _user_stacklevel
 from .exceptions import EmptyModelWarning
@@ -112,6 +113,12 @@ MIN_EXPOSURE = 1.0
 # alphas per search, so it was not adopted.
 STOP_SE = 3.0
 STOP_PATIENCE = 2
+# The permutation screen of the consensus columns (see permutation_screen): a column
+# stays only if shuffling it on the folds' validation rows raises the chosen models'
+# loss by more than SCREEN_SE standard errors (one, as in the one-standard-error rule),
+# averaged over SCREEN_REPEATS shuffles per fold.
+SCREEN_SE = 1.0
+SCREEN_REPEATS = 5
 # train_paths trains the splits of a search (no estimators kept) as one stacked network
 # (skdgating._stacked_path) where it can; False: one sequential path per split.
 STACK_SPLITS = True
@@ -419,6 +426,14 @@ def _penalized(est):
                        getattr(est, "feature_names_in_", None)).penalized
 
 
+def _penalized_columns(template, n_features):
+    """Whether each column is in a penalized group (``template.groups`` as column indices)."""
+    from .groups import make_groups
+
+    groups = make_groups(template.groups, n_features, template.group_weights, None)
+    return groups.penalized[groups.feature_group]
+
+
 def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_estimators=False,
                 n_jobs=None, lean=False):
     """Train one warm-started dense-to-sparse path per split: the only (split x alpha) trainer.
@@ -499,22 +514,28 @@ def one_se_rule(losses, weights=None, eligible=None):
         Mean loss and SE of the paired difference against the best (0 at the best).
     """
     losses = np.asarray(losses, dtype=float)
-    w = np.ones(len(losses)) if weights is None else np.asarray(weights, dtype=float)
-    w = w / w.sum()
-    n_eff = 1.0 / np.sum(w**2)
-    mean = w @ losses
+    mean, _ = paired_mean_se(losses, weights)
     eligible = np.ones(losses.shape[1], bool) if eligible is None or not np.any(eligible) else eligible
     # Numerical ties go to the larger alpha (the sparser model): the empty models past the
     # last feature score alike, and on a constant target every model predicts it to
     # float precision (mean losses 3.8e-11 and 3.9e-11: the densest model won by noise).
     ties = np.flatnonzero(eligible & (mean <= np.min(mean[eligible]) + TIE))
     best = int(ties.max())
-    diff = losses - losses[:, [best]]
-    excess = w @ diff
-    var = w @ (diff - excess) ** 2 * n_eff / max(n_eff - 1.0, 1.0)
-    se = np.sqrt(var / n_eff)
+    excess, se = paired_mean_se(losses - losses[:, [best]], weights)
     ok = np.flatnonzero((excess <= se) & eligible)
     return best, int(ok.max()), mean, se
+
+
+def paired_mean_se(diff, weights=None):
+    """Weighted mean of each column of ``diff`` (one row per validation row, e.g. the
+    per-row differences of two models' losses) and its standard error, with the
+    effective number of rows ``1 / sum(w**2)`` of the normalized weights."""
+    w = np.ones(len(diff)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    n_eff = 1.0 / np.sum(w**2)
+    mean = w @ diff
+    var = w @ (diff - mean) ** 2 * n_eff / max(n_eff - 1.0, 1.0)
+    return mean, np.sqrt(var / n_eff)
 
 
 def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weights=None):
@@ -621,6 +642,60 @@ def consensus(supports):
     return np.sum(supports, axis=0) >= needed
 
 
+def permutation_screen(template, X, y, splits, models, weights=None, random_state=None):
+    """Permutation importance of every feature group to the chosen models, on the folds'
+    validation rows: how much a model's loss rises when the group's columns are shuffled
+    (one permutation of the rows for all of its columns).
+
+    Each split's relaxed model (``models[k].relaxed``, the copy that was scored) is
+    judged on its own validation rows, ``SCREEN_REPEATS`` shuffles per group averaged
+    per row; a group the model dropped contributes exactly 0. The rows of all splits are
+    pooled, as in the choice rule, and the standard error comes from the per-row
+    differences (:func:`paired_mean_se`).
+
+    Why: a column independent of y (a probe) has the same joint distribution with the
+    other columns whether shuffled or not, so its importance on held-out rows is 0 in
+    expectation whatever a model learned from it on its training rows; a column that
+    carries signal the models use raises the loss. Some probes survive the penalty in
+    two folds of three by chance, and the network on all rows can keep them.
+
+    Returns
+    -------
+    importance, se : ndarray of shape (n_features,)
+        The group's values for each of its columns.
+    """
+    from ._training import StackedFit
+    from .groups import make_groups
+
+    groups = make_groups(template.groups, X.shape[1], template.group_weights, None)
+    rng = check_random_state(random_state)
+    classes = np.unique(y) if is_classifier(template) else None
+    diffs = []
+    for (train, valid), model in zip(splits, models):
+        X_valid = X[valid]
+        if isinstance(model.relaxed, StackedFit):
+            from ._stacked_path import _Scoring
+
+            scoring = _Scoring(template, X, y, None, train, valid, classes)
+            row_losses = lambda Xq, fit=model.relaxed, scoring=scoring: scoring.row_losses(fit, Xq)  # noqa: E731
+        else:
+            y_scale = None if classes is not None else target_scale(y[train])
+            row_losses = lambda Xq, est=model.relaxed, y_scale=y_scale: _per_row_losses(  # noqa: E731
+                est, Xq, y[valid], y_scale)
+        base = row_losses(X_valid)
+        diff = np.zeros((len(valid), groups.n_groups))
+        shuffled = X_valid.copy()
+        for g in np.flatnonzero((model.group_norms > 0) & groups.penalized):
+            columns = groups.indices[g]
+            for _ in range(SCREEN_REPEATS):
+                shuffled[:, columns] = X_valid[rng.permutation(len(valid))][:, columns]
+                diff[:, g] += row_losses(shuffled) - base
+            shuffled[:, columns] = X_valid[:, columns]
+        diffs.append(diff / SCREEN_REPEATS)
+    importance, se = paired_mean_se(np.concatenate(diffs), weights)
+    return importance[groups.feature_group], se[groups.feature_group]
+
+
 def candidate_alphas(losses, candidate, n_selected):
     """The alphas the rule may choose: the ``candidate`` ones (:func:`is_candidate`) whose
     models kept features in every split (``n_selected``: splits x alphas).
@@ -692,12 +767,19 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
         # (A settled empty model chosen in the fallback is: a constant target, whose
         # columns all leave at once while some fold is still shrinking them, used to warn.)
         warn_unsettled([m for path in paths for m in path], budget)
-    rounds, relaxed_curve = relaxed_rounds(template, X, y, sample_weight, splits, [path[chosen] for path in paths],
-                                           budget, weights)
+    chosen_models = [path[chosen] for path in paths]
+    rounds, relaxed_curve = relaxed_rounds(template, X, y, sample_weight, splits, chosen_models, budget, weights)
     scores = np.array([[m.valid_score for m in path] for path in paths])  # (n_splits, n_alphas)
     supports = np.array([[m.support for m in path] for path in paths])    # (n_splits, n_alphas, p)
     frequency = supports.mean(axis=0)
     fold_losses = np.array([[np.mean(m.valid_losses) for m in path] for path in paths])
+    agreed = consensus(supports[:, chosen])
+    importance = importance_se = np.full(X.shape[1], np.nan)
+    screened = agreed
+    if agreed.any() and all(m.relaxed is not None for m in chosen_models):
+        importance, importance_se = permutation_screen(template, X, y, splits, chosen_models, weights, random_state)
+        # Unpenalized columns have no gate to close: they stay.
+        screened = agreed & ((importance > SCREEN_SE * importance_se) | ~_penalized_columns(template, X.shape[1]))
     # Reported by decreasing alpha, like every path in skdgating (sparse end first):
     # alpha is the last axis of every array but selection_frequency (its first).
     down = lambda a: np.flip(a, axis=-1)  # noqa: E731
@@ -717,7 +799,10 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
         "n_selected": down(n_selected),
         "mean_n_selected": down(n_selected.mean(axis=0)),
         "selection_frequency": np.flip(frequency, axis=0),
-        "consensus_support": consensus(supports[:, chosen]),
+        "consensus_support": agreed,
+        "permutation_importance": importance,
+        "permutation_importance_se": importance_se,
+        "screened_support": screened,
         "settled": down(settled),
         "exposure": down(exposure),
         "eligible": down(eligible),
@@ -751,8 +836,6 @@ def resolved_template(estimator, names):
 
 def split_seed(random_state):
     """An int for the fold shuffles, drawn as scikit-learn draws seeds."""
-    from sklearn.utils import check_random_state
-
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
@@ -800,16 +883,19 @@ def fit_final(template, X, y, sample_weight, search):
     weights, so the penalty drives them to exactly zero and the column is dropped).
     Columns that survive in some folds only are probes far more often than signal
     (METHOD.md section 9), and a single
-    network on all rows can keep such a column by chance. Withheld columns keep
-    their place: ``n_features_in_`` and ``coef_`` have every column.
+    network on all rows can keep such a column by chance. So is a consensus column
+    whose permutation importance on the folds' validation rows does not exceed one
+    standard error (:func:`permutation_screen`): the final network trains on
+    ``search["screened_support"]``. Withheld columns keep their place:
+    ``n_features_in_`` and ``coef_`` have every column.
     """
-    consensus = search.get("consensus_support")
+    allowed = search.get("screened_support")
     # The choice may be a model without features (see choose_alpha): then every column
     # is withheld, and the final network is the intercept alone.
-    empty = consensus is not None and not consensus.any()
-    if consensus is not None and not consensus.all():
+    empty = allowed is not None and not allowed.any()
+    if allowed is not None and not allowed.all():
         X = np.array(X, dtype=np.float64)  # a copy
-        X[:, ~consensus] = 0.0
+        X[:, ~allowed] = 0.0
     alphas = np.sort(search["alphas"])
     alphas = alphas[alphas <= search["alpha"]]
     # The same number of SGD steps per model as on the folds (all rows give more
@@ -847,8 +933,9 @@ def fit_final(template, X, y, sample_weight, search):
     final.alpha_ = search["alpha"]
     if empty:
         warnings.warn(
-            f"The search chose alpha={search['alpha']:.3g}, at which no feature was kept by half of the "
-            "validation folds' models: no column lowered the validation loss enough to survive the penalty. "
+            f"The search chose alpha={search['alpha']:.3g}, at which no feature was kept by two thirds of the "
+            "validation folds' models and raised their validation loss when shuffled: no column lowered the "
+            "validation loss enough to survive the penalty. "
             "The fitted model is the intercept alone; its predictions ignore X.", EmptyModelWarning,
             stacklevel=_user_stacklevel())
     return final

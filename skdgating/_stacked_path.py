@@ -243,22 +243,32 @@ class _Scoring:
         if classes is None:
             self.y_scale = target_scale(y[train])
 
-    def __call__(self, fit):
-        """(validation loss per row, accuracy or R^2) of a StackedFit."""
+    def predict(self, fit, X):
+        """Class probabilities or predicted targets of a StackedFit for the validation rows
+        ``X`` (the estimators' ``predict_proba`` / ``predict``)."""
         layers = fit.module.layers
         # The pools of the estimators' predict.
         with forward_thread_limits(self.n_threads, layers[0].in_features,
                                    [layer.out_features for layer in layers[:-1]], layers[-1].out_features,
-                                   len(self.X)):
-            out = fit.decision(self.X)
+                                   len(X)):
+            out = fit.decision(X)
         if self.classes is not None:
             # The estimators' predict_proba: the softmax of the logits.
             out = np.exp(out - out.max(axis=1, keepdims=True))
-            out /= out.sum(axis=1, keepdims=True)
-            losses = _row_losses(self.classes, out, self.y, None)
+            return out / out.sum(axis=1, keepdims=True)
+        return out[:, 0] if np.ndim(self.y) == 1 else out
+
+    def row_losses(self, fit, X):
+        """Validation loss per row of a StackedFit on the validation rows ``X`` (as given,
+        or with columns shuffled)."""
+        return _row_losses(self.classes, self.predict(fit, X), self.y, self.y_scale)
+
+    def __call__(self, fit):
+        """(validation loss per row, accuracy or R^2) of a StackedFit."""
+        out = self.predict(fit, self.X)
+        losses = _row_losses(self.classes, out, self.y, self.y_scale)
+        if self.classes is not None:
             score = accuracy_score(self.y, self.classes[out.argmax(axis=1)], sample_weight=self.sw)
         else:
-            pred = out[:, 0] if np.ndim(self.y) == 1 else out
-            losses = _row_losses(None, pred, self.y, self.y_scale)
-            score = r2_score(self.y, pred, sample_weight=self.sw)
+            score = r2_score(self.y, out, sample_weight=self.sw)
         return losses, float(score)

@@ -245,7 +245,11 @@ _ATTRS_DOC = """
         ``n_selected`` (folds x alphas), ``selection_frequency`` (alphas x
         features: the fraction of folds that kept each feature),
         ``consensus_support`` (kept by at least two thirds of the folds at
-        ``alpha_``: 2 of 3), ``settled`` and ``n_epochs`` (folds x alphas), and the
+        ``alpha_``: 2 of 3), ``permutation_importance`` and
+        ``permutation_importance_se`` (the rise of the folds' validation loss
+        when a column is shuffled), ``screened_support`` (the consensus columns
+        whose importance exceeds one standard error: the columns the final
+        network may use), ``settled`` and ``n_epochs`` (folds x alphas), and the
         chosen ``alpha``, ``alpha_min``, ``alpha_1se``. ``None`` for a float
         ``alpha``.
     n_neurons_ : ndarray of int, shape (n_hidden_layers,)

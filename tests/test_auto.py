@@ -12,8 +12,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
-from skdgating._mlp_path import (MAX_EPOCH_STEPS, MIN_EXPOSURE, MIN_FIRST_STEPS, Budget, choose_alpha, one_se_rule,
-                                 path_is_done, steps_per_epoch)
+from skdgating._mlp_path import (MAX_EPOCH_STEPS, MIN_EXPOSURE, MIN_FIRST_STEPS, Budget, PathModel, choose_alpha,
+                                 one_se_rule, path_is_done, permutation_screen, steps_per_epoch)
 
 from _planted import regression_data
 
@@ -41,6 +41,8 @@ def test_auto_is_the_default_and_finds_the_planted_support(planted):
     assert search["mean_valid_loss"].shape == search["se_valid_loss_diff"].shape == (n_alphas,)
     # the consensus of the folds at alpha_ is the planted support too
     np.testing.assert_array_equal(np.flatnonzero(search["consensus_support"]), [0, 1, 2])
+    # and every planted column raises the folds' validation loss when shuffled
+    np.testing.assert_array_equal(np.flatnonzero(search["screened_support"]), [0, 1, 2])
     assert est.score(X, y) > 0.8
 
 
@@ -112,6 +114,33 @@ def test_search_budget_is_counted_in_sgd_steps(n_rows, max_epochs):
     epoch = min(fold, MAX_EPOCH_STEPS)
     assert budget.max_epochs * fold >= max_epochs // 2 * epoch - fold  # (rounded to whole epochs)
     assert budget.first_epochs * fold <= max(MIN_FIRST_STEPS, max_epochs // 4 * epoch) + fold
+
+
+def test_permutation_screen_against_the_importance_of_a_known_linear_model():
+    # Oracle (the algebra of shuffling): a model predicting x @ beta for y = x @ beta + noise,
+    # with independent standard normal columns, loses in expectation 2 * beta_j**2 of
+    # squared error (here in units of the training targets' variance) when column j
+    # is shuffled; a column the model does not use loses exactly nothing, and a column
+    # the fold dropped (norm 0) is not shuffled. Both folds use the same model here.
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.RandomState(0)
+    beta = np.array([1.0, 0.5, 0.2, 0.0, 0.0])
+    X = rng.standard_normal((40000, 5))
+    y = X @ beta + rng.standard_normal(40000)
+    model = LinearRegression().fit(X, y)
+    model.coef_, model.intercept_ = beta, 0.0
+    half = np.arange(20000)
+    splits = [(half, half + 20000), (half + 20000, half)]
+    norms = np.array([1.0, 1.0, 1.0, 1.0, 0.0])  # column 3 kept but unused, column 4 dropped
+    fold = PathModel(alpha=0.1, support=norms > 0, group_norms=norms, n_selected=4, n_epochs=1, settled=True,
+                     relaxed=model)
+    importance, se = permutation_screen(DGatingMLPRegressor(), X, y, splits, [fold, fold], random_state=0)
+    expected = 2 * beta**2 / y.var()
+    assert np.all(np.abs(importance[:3] - expected[:3]) < 4 * se[:3])
+    assert np.all(importance[:3] > 10 * se[:3])
+    np.testing.assert_array_equal(importance[3:], 0.0)
+    np.testing.assert_array_equal(se[3:], 0.0)
 
 
 def test_one_se_rule_against_hand_computed_values():

@@ -125,7 +125,7 @@ def test_the_final_model_keeps_the_planted_support_and_withheld_columns_out(stac
     np.testing.assert_array_equal(final.selected_features_, PLANTED)
     assert final.score(X, y) > 0.8
     # Column 0 (2 sin(x0), the strongest) outside the consensus: exactly zero, the rest kept.
-    withheld = dict(search, consensus_support=np.isin(np.arange(X.shape[1]), PLANTED[1:]))
+    withheld = dict(search, screened_support=np.isin(np.arange(X.shape[1]), PLANTED[1:]))
     final = _mlp_path.fit_final(template, X, y, None, withheld)
     assert np.all(final.coef_[:, 0] == 0.0)
     np.testing.assert_array_equal(final.selected_features_, PLANTED[1:])
