@@ -47,6 +47,7 @@ from sklearn.utils import check_random_state
 
 from ._validation import _user_stacklevel
 from .exceptions import EmptyModelWarning
+from .groups import make_groups
 
 # A kept feature whose norm falls below this fraction of its value at the start of
 # a round is still collapsing: the model has not settled.
@@ -420,18 +421,8 @@ def _path_losses(paths):
 
 
 def _penalized(est):
-    from .groups import make_groups
-
     return make_groups(est.groups, est.n_features_in_, est.group_weights,
                        getattr(est, "feature_names_in_", None)).penalized
-
-
-def _penalized_columns(template, n_features):
-    """Whether each column is in a penalized group (``template.groups`` as column indices)."""
-    from .groups import make_groups
-
-    groups = make_groups(template.groups, n_features, template.group_weights, None)
-    return groups.penalized[groups.feature_group]
 
 
 def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_estimators=False,
@@ -642,14 +633,15 @@ def consensus(supports):
     return np.sum(supports, axis=0) >= needed
 
 
-def permutation_screen(template, X, y, splits, models, weights=None, random_state=None):
+def permutation_screen(template, groups, X, y, splits, models, weights=None, random_state=None):
     """Permutation importance of every feature group to the chosen models, on the folds'
     validation rows: how much a model's loss rises when the group's columns are shuffled
     (one permutation of the rows for all of its columns).
 
     Each split's relaxed model (``models[k].relaxed``, the copy that was scored) is
-    judged on its own validation rows, ``SCREEN_REPEATS`` shuffles per group averaged
-    per row; a group the model dropped contributes exactly 0. The rows of all splits are
+    judged on its own validation rows, ``SCREEN_REPEATS`` shuffles per penalized group
+    (``groups``, a :class:`~skdgating.groups.Groups` of the columns) averaged per row; a
+    group the model dropped, and every group of an empty model, contributes exactly 0. The rows of all splits are
     pooled, as in the choice rule, and the standard error comes from the per-row
     differences (:func:`paired_mean_se`).
 
@@ -665,13 +657,15 @@ def permutation_screen(template, X, y, splits, models, weights=None, random_stat
         The group's values for each of its columns.
     """
     from ._training import StackedFit
-    from .groups import make_groups
 
-    groups = make_groups(template.groups, X.shape[1], template.group_weights, None)
     rng = check_random_state(random_state)
     classes = np.unique(y) if is_classifier(template) else None
     diffs = []
     for (train, valid), model in zip(splits, models):
+        diff = np.zeros((len(valid), groups.n_groups))
+        if model.n_selected == 0:  # predictions that ignore X (such a model has no relaxed copy)
+            diffs.append(diff)
+            continue
         X_valid = X[valid]
         if isinstance(model.relaxed, StackedFit):
             from ._stacked_path import _Scoring
@@ -683,12 +677,11 @@ def permutation_screen(template, X, y, splits, models, weights=None, random_stat
             row_losses = lambda Xq, est=model.relaxed, y_scale=y_scale: _per_row_losses(  # noqa: E731
                 est, Xq, y[valid], y_scale)
         base = row_losses(X_valid)
-        diff = np.zeros((len(valid), groups.n_groups))
         shuffled = X_valid.copy()
         for g in np.flatnonzero((model.group_norms > 0) & groups.penalized):
             columns = groups.indices[g]
             for _ in range(SCREEN_REPEATS):
-                shuffled[:, columns] = X_valid[rng.permutation(len(valid))][:, columns]
+                shuffled[:, columns] = X_valid[rng.permutation(len(valid))[:, None], columns]
                 diff[:, g] += row_losses(shuffled) - base
             shuffled[:, columns] = X_valid[:, columns]
         diffs.append(diff / SCREEN_REPEATS)
@@ -776,10 +769,12 @@ def choose_alpha(template, X, y, sample_weight, *, cv, alphas, selection, random
     agreed = consensus(supports[:, chosen])
     importance = importance_se = np.full(X.shape[1], np.nan)
     screened = agreed
-    if agreed.any() and all(m.relaxed is not None for m in chosen_models):
-        importance, importance_se = permutation_screen(template, X, y, splits, chosen_models, weights, random_state)
+    if agreed.any():
+        groups = make_groups(template.groups, X.shape[1], template.group_weights, None)
+        importance, importance_se = permutation_screen(template, groups, X, y, splits, chosen_models, weights,
+                                                       random_state)
         # Unpenalized columns have no gate to close: they stay.
-        screened = agreed & ((importance > SCREEN_SE * importance_se) | ~_penalized_columns(template, X.shape[1]))
+        screened = agreed & ((importance > SCREEN_SE * importance_se) | ~groups.penalized[groups.feature_group])
     # Reported by decreasing alpha, like every path in skdgating (sparse end first):
     # alpha is the last axis of every array but selection_frequency (its first).
     down = lambda a: np.flip(a, axis=-1)  # noqa: E731
@@ -825,8 +820,6 @@ def resolved_template(estimator, names):
     The core trains on validated numpy rows, so groups given by column ``names``
     (those the caller's ``fit`` saw) are resolved here, once.
     """
-    from .groups import make_groups
-
     template = clone(estimator)
     if estimator.groups is not None and names is not None:
         groups = make_groups(estimator.groups, len(names), estimator.group_weights, names)

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from skdgating import DGatingMLPClassifier, DGatingMLPRegressor, EmptyModelWarning, dgating_path
 from skdgating._mlp_path import (MAX_EPOCH_STEPS, MIN_EXPOSURE, MIN_FIRST_STEPS, Budget, PathModel, choose_alpha,
                                  one_se_rule, path_is_done, permutation_screen, steps_per_epoch)
+from skdgating.groups import make_groups
 
 from _planted import regression_data
 
@@ -135,12 +136,18 @@ def test_permutation_screen_against_the_importance_of_a_known_linear_model():
     norms = np.array([1.0, 1.0, 1.0, 1.0, 0.0])  # column 3 kept but unused, column 4 dropped
     fold = PathModel(alpha=0.1, support=norms > 0, group_norms=norms, n_selected=4, n_epochs=1, settled=True,
                      relaxed=model)
-    importance, se = permutation_screen(DGatingMLPRegressor(), X, y, splits, [fold, fold], random_state=0)
+    importance, se = permutation_screen(DGatingMLPRegressor(), make_groups(None, 5), X, y, splits, [fold, fold],
+                                        random_state=0)
     expected = 2 * beta**2 / y.var()
     assert np.all(np.abs(importance[:3] - expected[:3]) < 4 * se[:3])
     assert np.all(importance[:3] > 10 * se[:3])
     np.testing.assert_array_equal(importance[3:], 0.0)
     np.testing.assert_array_equal(se[3:], 0.0)
+    # An empty fold model (no relaxed copy) ignores X: its rows add 0, halving the pooled mean.
+    empty = PathModel(alpha=1.0, support=norms < 0, group_norms=0 * norms, n_selected=0, n_epochs=1, settled=True)
+    half_importance, _ = permutation_screen(DGatingMLPRegressor(), make_groups(None, 5), X, y, splits, [fold, empty],
+                                            random_state=0)
+    assert np.all(np.abs(half_importance[:3] - expected[:3] / 2) < 4 * se[:3])
 
 
 def test_one_se_rule_against_hand_computed_values():
