@@ -110,15 +110,19 @@ class _Stack:
                              warm_start_from=None if start is None else [start[k] for k in active])
 
 
-def continue_relaxed(template, X, y, sample_weight, splits, relaxed, budget):
-    """Train the splits' relaxed copies ``relaxed`` (StackedFit, at ``alpha=0``) round after
-    round as one stacked network; yield after each round the per-row validation losses,
-    pooled over the splits (the order of :func:`skdgating._mlp_path._path_losses`)."""
+def stacked_relaxation(template, X, y, sample_weight, splits, starts, budget):
+    """A function of ``rounds`` that trains the splits' penalized models ``starts``
+    (StackedFit) one cosine cycle of ``rounds`` rounds at ``alpha=0``, as one stacked
+    network, and returns the per-row validation losses pooled over the splits (the
+    order of :func:`skdgating._mlp_path._path_losses`)."""
     stack = _Stack(template, X, y, sample_weight, splits, budget)
     everyone = list(range(len(splits)))
-    while True:
-        relaxed = stack.train(everyone, 0.0, stack.round_epochs, relaxed)
-        yield np.concatenate([stack.scoring[k](fit)[0] for k, fit in enumerate(relaxed)])
+
+    def relax(rounds):
+        fits = stack.train(everyone, 0.0, rounds * stack.round_epochs, starts)
+        return np.concatenate([stack.scoring[k](fit)[0] for k, fit in enumerate(fits)])
+
+    return relax
 
 
 def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=False):
@@ -144,7 +148,7 @@ def stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=Fa
             model.valid_losses = np.full(len(scoring[k].y), np.nan)
         else:
             model.valid_losses, model.valid_score = scoring[k](relaxed)
-            model.relaxed = relaxed
+            model.relaxed, model.start = relaxed, fit
         return model
 
     def scored(alpha, fit, settled, exposure):

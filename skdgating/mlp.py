@@ -249,9 +249,12 @@ _ATTRS_DOC = """
         ``permutation_importance_se`` (the rise of the folds' validation loss
         when a column is shuffled), ``screened_support`` (the consensus columns
         whose importance exceeds one standard error: the columns the final
-        network may use), ``settled`` and ``n_epochs`` (folds x alphas), and the
-        chosen ``alpha``, ``alpha_min``, ``alpha_1se``. ``None`` for a float
-        ``alpha``.
+        network may use), ``settled`` and ``n_epochs`` (folds x alphas),
+        ``relaxed_lengths`` and ``relaxed_valid_loss`` (the folds' validation
+        loss after one cycle of 1, 2, 4, ... rounds at ``alpha=0`` on their
+        support) with ``relaxed_rounds`` (the length the final network
+        trained), and the chosen ``alpha``, ``alpha_min``, ``alpha_1se``.
+        ``None`` for a float ``alpha``.
     n_neurons_ : ndarray of int, shape (n_hidden_layers,)
         Surviving neurons per hidden layer: the widths of the network returned
         by :meth:`compress`. A neuron is removed when its outgoing weights are

@@ -60,19 +60,21 @@ def test_alpha_refits_to_the_same_support(planted, seed):
 
 
 def test_final_network_trains_the_relaxed_rounds_the_folds_chose(planted):
-    # The rule, checked by hand on the record: the folds' relaxed copies continued round
-    # by round; the chosen count is the round with the lowest pooled validation loss,
-    # and the search stopped RELAX_PATIENCE rounds after it (or at max_epochs). The
-    # final network's last fit (at alpha=0) ran that many rounds, in all-rows epochs
-    # that give each round the folds' SGD steps.
-    from skdgating._mlp_path import RELAX_PATIENCE
-
+    # The rule, checked by hand on the record: the folds' chosen models were relaxed at
+    # alpha=0 for one cycle of 1, 2, 4, ... rounds; the chosen length has the lowest
+    # pooled validation loss, and the doubling stopped at the first length that did not
+    # lower it (or before exceeding max_epochs). The final network's last fit (at
+    # alpha=0) was one cycle of that many rounds, in all-rows epochs that give each
+    # round the folds' SGD steps.
     est, X, y = planted
     search = est.alpha_search_
-    curve, rounds = search["relaxed_valid_loss"], search["relaxed_rounds"]
-    assert rounds == int(np.argmin(curve)) + 1
+    curve, lengths, rounds = search["relaxed_valid_loss"], search["relaxed_lengths"], search["relaxed_rounds"]
+    np.testing.assert_array_equal(lengths, 2 ** np.arange(len(curve)))
+    assert rounds == lengths[int(np.argmin(curve))]
     max_rounds = est.max_epochs // search["budget"][1]
-    assert len(curve) == max_rounds or len(curve) == rounds + RELAX_PATIENCE
+    stopped = len(curve) > 1 and curve[-1] >= curve[:-1].min()
+    assert stopped or 2 * lengths[-1] > max_rounds
+    assert np.all(np.diff(curve[:-1]) < 0)  # every doubling before the last lowered the loss
     ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), est.batch_size)
     assert est.n_iter_ == max(1, round(search["budget"][1] * ratio)) * rounds
 

@@ -50,6 +50,12 @@ def test_stacked_and_sequential_paths_choose_the_planted_support(classification,
     assert stacked["settled"].shape == sequential["settled"].shape
     # The sparse end is empty in both (every column removed).
     assert stacked["n_selected"][:, 0].sum() == sequential["n_selected"][:, 0].sum() == 0
+    # Both trainers kept the chosen models' penalized state, from which the folds judged
+    # the final network's relaxation: one cycle of 1 round, then of 2 (budget permitting).
+    for search in (sequential, stacked):
+        if template.max_epochs // search["budget"][1] >= 2:
+            np.testing.assert_array_equal(search["relaxed_lengths"][:2], [1, 2])
+            assert np.isfinite(search["relaxed_valid_loss"]).all()
 
 
 def test_stacked_splits_take_the_sgd_steps_of_their_own_paths(monkeypatch):
