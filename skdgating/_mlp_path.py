@@ -77,10 +77,6 @@ AUTO_N_ALPHAS = 12
 # lost test accuracy (wine 0.956 against 0.985, digits 0.964 against 0.973).
 AUTO_SELECTION = "min"
 MIN_VALID_ROWS = 10
-# The final network's relaxation at alpha=0 on its support: one cosine cycle of as many
-# rounds as gave the folds' lowest pooled validation loss, among 1, 2, 4, ... rounds (each
-# length trained from the folds' penalized models as one cycle), stopping at the first
-# doubling that does not lower it (see relaxed_rounds).
 # Fewest SGD steps of the dense start and of one round (see Budget.for_data).
 MIN_FIRST_STEPS = 1000
 MIN_ROUND_STEPS = 100
@@ -237,6 +233,17 @@ def alpha_grid_for(template, n_rows, n_alphas=AUTO_N_ALPHAS, budget=None):
     return np.geomspace(min(reference / 3, high / 300), high, n_alphas)
 
 
+def relaxed_copy(est, X, y, sample_weight, rounds):
+    """A copy of the penalized path estimator ``est`` trained at ``alpha=0`` for one cosine
+    cycle of ``rounds`` rounds (``est.max_epochs`` is one round on a path): how the folds
+    score a support, and how :func:`relaxed_rounds` judges the final network's relaxation.
+    Dropped columns stay exactly zero on the warm start."""
+    copied = copy.deepcopy(est).set_params(alpha=0.0, max_epochs=rounds * est.max_epochs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the caller judges the length
+        return copied.fit(X, y, sample_weight=sample_weight)
+
+
 def _per_row_losses(est, X, y, y_scale):
     """Validation loss of every row: log-loss (classifier) or squared error (regressor,
     averaged over outputs, in units of ``y_scale``, the targets' spread on the training rows)."""
@@ -309,7 +316,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
             # alpha=0 (dropped columns stay exactly zero on a warm start). Without it
             # the penalty's bias on the kept columns made the densest models look best
             # (validation loss 0.069 dense vs 0.083 on the exact planted support).
-            return copy.deepcopy(est).set_params(alpha=0.0).fit(Xt, yt, sample_weight=swt)
+            return relaxed_copy(est, Xt, yt, swt, rounds=1)
 
         scored = (X[valid], y[valid], None if sample_weight is None else sample_weight[valid], y_scale, relax)
     # Path models never stop early (the rounds decide when a model is done) and
@@ -561,8 +568,8 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     lengths : ndarray of int
         The lengths tried, in rounds: 1, 2, 4, ...
     """
-    starts = [m.start for m in models]
-    if any(m.relaxed is None or s is None for m, s in zip(models, starts)) or any(m.n_selected == 0 for m in models):
+    starts = [m.start for m in models]  # set exactly for the scored models
+    if any(s is None for s in starts) or any(m.n_selected == 0 for m in models):
         return 1, np.array([]), np.array([], dtype=int)
     from ._stacked_path import stacked_relaxation
     from ._training import StackedFit
@@ -572,8 +579,7 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     if isinstance(starts[0], StackedFit):
         relax = stacked_relaxation(template, X, y, sample_weight, splits, starts, budget)
     else:
-        relax = functools.partial(_relaxed_estimators, X, y, sample_weight, splits, starts, template,
-                                  budget.round_epochs)
+        relax = functools.partial(_relaxed_estimators, X, y, sample_weight, splits, starts, template)
     lengths = [1]
     curve = [float(w @ np.concatenate([m.valid_losses for m in models]))]
     max_rounds = max(1, template.max_epochs // budget.round_epochs)
@@ -586,16 +592,13 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     return lengths[best], np.array(curve), np.array(lengths)
 
 
-def _relaxed_estimators(X, y, sample_weight, splits, starts, template, round_epochs, rounds):
+def _relaxed_estimators(X, y, sample_weight, splits, starts, template, rounds):
     """:func:`skdgating._stacked_path.stacked_relaxation` for penalized estimator copies
-    (the sequential paths): each trained one cycle of ``rounds`` rounds at ``alpha=0``;
-    the per-row validation losses pooled over the splits."""
+    (the sequential paths): each trained one cycle of ``rounds`` rounds at ``alpha=0``
+    (:func:`relaxed_copy`); the per-row validation losses pooled over the splits."""
     losses = []
     for start, (train, valid) in zip(starts, splits):
-        est = copy.deepcopy(start).set_params(alpha=0.0, max_epochs=rounds * round_epochs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the folds judge the length
-            est.fit(X[train], y[train], sample_weight=None if sample_weight is None else sample_weight[train])
+        est = relaxed_copy(start, X[train], y[train], None if sample_weight is None else sample_weight[train], rounds)
         y_scale = None if is_classifier(template) else target_scale(y[train])
         losses.append(_per_row_losses(est, X[valid], y[valid], y_scale))
     return np.concatenate(losses)
