@@ -70,9 +70,9 @@ the environment).
 """
 
 import argparse
-import copy
 import collections
 import collections.abc
+import copy
 import os
 import sys
 import time
