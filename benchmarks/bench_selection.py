@@ -3,7 +3,8 @@
 Panel
 -----
 Planted supports (one train/test split, 75/25; the default fit with three values
-of ``random_state``):
+of ``random_state``; ``--planted-draw`` draws other data and splits of the same
+problems, seed 0 by default):
 
 * ``clf8``: ``make_classification(n, 100, n_informative=8, n_redundant=0,
   n_repeated=0, shuffle=False)``, support = columns 0-7;
@@ -486,6 +487,9 @@ def main(argv=None):
                         help="default: all")
     parser.add_argument("--n-planted", type=int, help="rows of the planted problems (default 2000; quick 600)")
     parser.add_argument("--splits", type=int, help="splits of each real data set (default 3; quick 1)")
+    parser.add_argument("--planted-draw", type=int, default=0, metavar="SEED",
+                        help="seed of the planted problems' data and their train/test split (default 0): "
+                             "other draws of the same problems")
     args = parser.parse_args(argv)
     n = args.n_planted or (600 if args.quick else 2000)
     n_splits = args.splits or (1 if args.quick else 3)
@@ -504,8 +508,8 @@ def main(argv=None):
     timing = {}  # problem -> method -> list of (whole time, one path/grid time)
     planted_rows = []
     for problem in [p for p in args.problems if p in PLANTED]:
-        X, y, task, support = planted(problem, n, 0)
-        X_tr, X_te, y_tr, y_te = split(X, y, task, 0)
+        X, y, task, support = planted(problem, n, args.planted_draw)
+        X_tr, X_te, y_tr, y_te = split(X, y, task, args.planted_draw)
         for method in args.methods:
             results = []
             for seed in (seeds if method == DEFAULT else seeds[:1]):
@@ -520,7 +524,8 @@ def main(argv=None):
             timing.setdefault(problem, {})[method] = [(r["time"], r["one"]) for r in results]
             planted_rows.append((problem, method, results, support, X_tr))
     if planted_rows:
-        print(f"### Planted supports ({n} rows, 75/25 split; skdgating default over random_state "
+        draw = f"data and split drawn with seed {args.planted_draw}; " if args.planted_draw else ""
+        print(f"### Planted supports ({n} rows, 75/25 split; {draw}skdgating default over random_state "
               f"{', '.join(map(str, seeds))}, the others random_state 0 on the folds of the default fit's "
               f"random_state 0)\n")
         print("| problem | method | selected | F1 | F1 on the planted span | test score | fit time (s) | "
