@@ -10,6 +10,7 @@ per epoch. The same net trains one :class:`~skdgating._modules.MLP` or K of them
 stacked (:class:`~skdgating._modules.StackedMLP`, see :func:`train_stacked`).
 """
 
+import contextlib
 import math
 import sys
 
@@ -184,12 +185,17 @@ class TensorBatches:
             # gather per tensor and batch.
             order = torch.randperm(n, generator=self.generator).to(X.device)
             X, y, w = (None if t is None else t.index_select(0, order) for t in (X, y, w))
-        for start in range(0, n, size):
-            rows = slice(start, start + size)
-            if y is None:
-                yield X[rows], None
-            else:
-                yield X[rows], (y[rows], None if w is None else w[rows])
+        if n == 0:
+            return
+        # The batches as views, made once per epoch (one split instead of a slice per
+        # tensor and batch).
+        X_batches = X.split(size)
+        if y is None:
+            yield from ((X_batch, None) for X_batch in X_batches)
+        elif w is None:
+            yield from ((X_batch, (y_batch, None)) for X_batch, y_batch in zip(X_batches, y.split(size)))
+        else:
+            yield from zip(X_batches, zip(y.split(size), w.split(size)))
 
 
 # --------------------------------------------------------------------------------------
@@ -248,14 +254,16 @@ class DGatingNet(NeuralNet):
         return super().initialize_optimizer(*args, **kwargs)
 
     def gradient_step(self, params):
-        """The function ``(X, y) -> loss`` of a training step: it sets the ``.grad`` of
-        ``params`` (every trained parameter) to the gradient of the batch's loss plus the
-        penalty and returns the loss, detached. The module's hand-written backward pass
-        where it has one for this criterion (``MLP.backprop_``: no autograd engine, see
-        ``skdgating._modules._backprop``), autograd otherwise."""
+        """The function ``(X, y) -> loss`` of a training step, and whether it needs autograd:
+        it sets the ``.grad`` of ``params`` (every trained parameter) to the gradient of the
+        batch's loss plus the penalty and returns the loss, detached. The module's
+        hand-written backward pass where it has one for this criterion
+        (``MLP.training_step``: no autograd engine, see ``skdgating._modules.Backprop``),
+        autograd otherwise. Built once per epoch."""
         module, criterion = self.module_, self.criterion_
         if getattr(module, "supports_backprop", None) and module.supports_backprop(criterion):
-            return lambda X, y: module.backprop_(X, y[0], y[1], criterion)
+            step = module.training_step(criterion)
+            return (lambda X, y: step(X, y[0], y[1])), False
 
         def autograd_step(X, y):
             # The gradients are reset by setting them to None, which is what
@@ -268,7 +276,7 @@ class DGatingNet(NeuralNet):
             module.add_penalty_grad_()
             return loss.detach()
 
-        return autograd_step
+        return autograd_step, True
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if not training or iterator is None:
@@ -282,19 +290,21 @@ class DGatingNet(NeuralNet):
         # skorch opened this epoch's history row before the training pass.
         step = (len(self.history) - 1) * len(iterator)
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        update = optimizer.update_ if isinstance(optimizer, MomentumSGD) else optimizer.step
-        gradient_step = self.gradient_step(params)
+        gradient_step, autograd = self.gradient_step(params)
+        update = optimizer.epoch_update(autograd) if isinstance(optimizer, MomentumSGD) else optimizer.step
         losses, sizes = [], []
-        for X, y in iterator:
-            if schedule is not None:
-                lr = schedule(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-            step += 1
-            loss = gradient_step(X, y)
-            update()
-            losses.append(loss)  # no .item(): no synchronization per batch
-            sizes.append(len(X))
+        # The hand-written step runs without autograd: one no_grad context per epoch.
+        with contextlib.nullcontext() if autograd else torch.no_grad():
+            for X, y in iterator:
+                if schedule is not None:
+                    lr = schedule(step)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                step += 1
+                loss = gradient_step(X, y)
+                update()
+                losses.append(loss)  # no .item(): no synchronization per batch
+                sizes.append(len(X))
         with torch.no_grad():
             losses, penalty = torch.stack(losses).cpu().double().numpy(), module.penalty().cpu().double().numpy()
         # The batch-size weighted mean of the batch losses, in numpy (the torch version
@@ -383,6 +393,14 @@ class MomentumSGD(torch.optim.Optimizer):
                     grad = buffer
                 p.add_(grad, alpha=-lr)
 
+    def epoch_update(self, autograd):
+        """The update of one training epoch's steps: :meth:`update_`, or where the
+        parameters and the gradients the hand-written backward pass writes tile buffers
+        (``autograd=False``), the same arithmetic with its checks made once per epoch
+        (:meth:`FlatParameters.epoch_update`)."""
+        flat = None if autograd else self._flat_parameters()
+        return (flat is not None and flat.epoch_update(self)) or self.update_
+
     def _flat_parameters(self):
         # Found once per optimizer (skorch builds one per fit); not pickled.
         if not hasattr(self, "_flat"):
@@ -396,7 +414,7 @@ def share_one_buffer_(module):
     unchanged; the Parameter objects stay the same), and their ``.grad`` the same views of
     a second one: :class:`MomentumSGD` then updates them as one tensor
     (:class:`FlatParameters`), from gradients the hand-written backward pass writes in
-    place (``_modules._backprop``'s ``grad_out``). An autograd step replaces the ``.grad``
+    place (``_modules.Backprop``'s ``grad_out``). An autograd step replaces the ``.grad``
     (the optimizer then gathers them)."""
     params = [p for p in module.parameters() if p.dtype.is_floating_point]
     if not params or any(p.dtype != params[0].dtype or p.device != params[0].device for p in params):
@@ -477,6 +495,27 @@ class FlatParameters:
         grad_data = None if any(g is None for g in grads) else _tiled_buffer(grads)
         return cls(data, params, decay, grad_data)
 
+    def epoch_update(self, optimizer):
+        """:meth:`update_` as a function ``() -> None`` for an epoch whose gradients stay
+        the views the backward pass writes into (the hand-written step never replaces
+        them): the checks of :meth:`update_` made here once, the learning rate read at
+        every step (a schedule sets it). Where the learning rates of the groups differ,
+        a step is the optimizer's ``update_``. None where the gradients are not those
+        views."""
+        groups = optimizer.param_groups
+        first, others, momentum = groups[0], groups[1:], groups[0]["momentum"]
+        if (self.grad_data is None or any(g["momentum"] != momentum for g in others)
+                or any(p.grad is not view for p, view in zip(self.params, self.grad_views))):
+            return None
+        grad = self.grad_data
+
+        def update():
+            lr = first["lr"]
+            if any(g["lr"] != lr for g in others) or not self.step_(optimizer, grad, lr, momentum):
+                optimizer.update_()
+
+        return update
+
     def update_(self, optimizer):
         """One step on the buffer; False (nothing done) where the loop must run instead:
         a parameter without gradient, or groups with different settings."""
@@ -493,12 +532,19 @@ class FlatParameters:
             grad = self.grad_data
         else:
             grad = torch.cat([g.reshape(-1) for g in grads])
+        return self.step_(optimizer, grad, lr, momentum)
+
+    def step_(self, optimizer, grad, lr, momentum):
+        """The arithmetic of one step from the gradients' buffer ``grad`` (decayed in
+        place); False (nothing done) where the per-parameter loop has been stepping
+        (its momentum buffers are the state)."""
+        if momentum != 0 and self.buffer is None and any("momentum_buffer" in optimizer.state[p]
+                                                         for p in self.params):
+            return False
         if self.decay is not None:
             grad.addcmul_(self.data, self.decay)
         if momentum != 0:
             if self.buffer is None:
-                if any("momentum_buffer" in optimizer.state[p] for p in self.params):
-                    return False  # the loop has been stepping: keep its buffers
                 self.buffer = grad.clone()
                 offset = 0
                 for p in self.params:  # views, so state_dict() keeps its meaning
@@ -684,9 +730,9 @@ class StackedNet(DGatingNet):
         return (self.criterion_(y_pred, y) * w.T).mean(dim=1)
 
     def gradient_step(self, params):
-        # The stacked network's backward pass is written out (StackedMLP.backprop_).
-        module, criterion = self.module_, self.criterion_
-        return lambda X, y: module.backprop_(X, y[0], y[1], criterion)
+        # The stacked network's backward pass is written out (StackedMLP.training_step).
+        step = self.module_.training_step(self.criterion_)
+        return (lambda X, y: step(X, y[0], y[1])), False
 
 
 class StackedFit:

@@ -245,7 +245,8 @@ def test_training_step_is_a_step_on_weighted_mean_loss_plus_penalty(optimizer):
     assert net.history[-1, "train_loss"] == pytest.approx(data + reference.penalty().item(), rel=1e-5)
 
 
-@pytest.mark.parametrize("layout", ["separate", "one buffer, gathered", "one buffer, in place"])
+@pytest.mark.parametrize("layout", ["separate", "one buffer, gathered", "one buffer, in place",
+                                    "one buffer, in place, epoch update"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, layout):
     # Oracle: torch.optim.SGD (dampening 0, no Nesterov) from the same parameters
@@ -257,7 +258,8 @@ def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, layout):
     # gradients are new tensors it gathers ("gathered", and the per-parameter loop at
     # the step where a parameter has none, on views of the same momentum buffer) or
     # are written into the .grad views of the gradients' own buffer ("in place", as
-    # the hand-written backward pass does; every parameter has a gradient).
+    # the hand-written backward pass does; every parameter has a gradient), stepped by
+    # step() or by the function the training epoch prepares once (epoch_update).
     rng = torch.Generator().manual_seed(0)
     shapes = [(5, 3), (3,), (4, 5), (2,)]
     ours = [torch.nn.Parameter(torch.randn(s, generator=rng)) for s in shapes]
@@ -273,20 +275,26 @@ def test_momentum_sgd_is_torch_sgd_step_for_step(momentum, layout):
     optimizers = [MomentumSGD(groups(ours), lr=0.1, momentum=momentum),
                   torch.optim.SGD(groups(theirs), lr=0.1, momentum=momentum)]
     views = [p.grad for p in ours]
+    in_place = layout.startswith("one buffer, in place")
+    epoch_update = optimizers[0].epoch_update(autograd=False) if layout.endswith("epoch update") else None
+    assert (epoch_update is None) or (epoch_update != optimizers[0].update_)  # the prepared one
     for step in range(4):
         grads = [torch.randn(s, generator=rng) for s in shapes]
         for params, optimizer in zip((ours, theirs), optimizers):
             for group in optimizer.param_groups:
                 group["lr"] = 0.1 / (step + 1)
             for k, (p, g) in enumerate(zip(params, grads)):
-                if layout == "one buffer, in place" and params is ours:
+                if in_place and params is ours:
                     p.grad.copy_(g)
                 else:
-                    p.grad = None if (step == 1 and k == 3 and layout != "one buffer, in place") else g.clone()
-            optimizer.step()
+                    p.grad = None if (step == 1 and k == 3 and not in_place) else g.clone()
+            if epoch_update is not None and optimizer is optimizers[0]:
+                epoch_update()
+            else:
+                optimizer.step()
         for p, q in zip(ours, theirs):
             assert torch.equal(p, q)
-    if layout == "one buffer, in place":
+    if in_place:
         assert all(p.grad is view for p, view in zip(ours, views))
 
 
@@ -294,13 +302,13 @@ def test_sgd_fits_update_their_parameters_as_one_buffer(monkeypatch):
     # The step's speed depends on it (see FlatParameters): the single network's and the
     # stacked network's parameters tile one buffer, also after a warm start reloads them.
     calls = []
-    update = FlatParameters.update_
+    step = FlatParameters.step_
 
-    def counting(self, optimizer):
+    def counting(self, *args):
         calls.append(len(self.params))
-        return update(self, optimizer)
+        return step(self, *args)
 
-    monkeypatch.setattr(FlatParameters, "update_", counting)
+    monkeypatch.setattr(FlatParameters, "step_", counting)
     X, y = make_classification(n_samples=60, n_features=5, random_state=0)
     est = DGatingMLPClassifier(alpha=0.01, max_epochs=1, batch_size=30, random_state=0).fit(X, y)
     assert calls == [7, 7]  # omega, gates, 2 hidden weights, 3 biases: all of them

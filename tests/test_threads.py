@@ -79,18 +79,27 @@ def test_thread_limits_applies_and_restores_also_on_error():
 
 
 def _record_threads(monkeypatch, module_class):
-    """The torch thread count at every forward pass and every training step
-    (``backprop_``, the hand-written backward pass) of ``module_class``, in a list."""
+    """The torch thread count at every forward pass and every training step (the
+    hand-written backward pass that ``training_step`` prepares once per epoch) of
+    ``module_class``, in a list."""
     seen = []
+    forward, training_step = module_class.forward, module_class.training_step
 
-    def recording(method):
-        def wrapper(self, *args, **kwargs):
+    def recording_forward(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return forward(self, *args, **kwargs)
+
+    def recording_training_step(self, criterion):
+        step = training_step(self, criterion)
+
+        def recording_step(*args):
             seen.append(torch.get_num_threads())
-            return method(self, *args, **kwargs)
-        return wrapper
+            return step(*args)
 
-    for name in ("forward", "backprop_"):
-        monkeypatch.setattr(module_class, name, recording(getattr(module_class, name)))
+        return recording_step
+
+    monkeypatch.setattr(module_class, "forward", recording_forward)
+    monkeypatch.setattr(module_class, "training_step", recording_training_step)
     return seen
 
 
