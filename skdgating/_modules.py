@@ -184,6 +184,32 @@ class Backprop:
         return losses, weight_grads, bias_grads
 
 
+class GatedFactors:
+    """The gated first layer ``W = omega * scale`` of a training step, one network's or
+    K stacked ones': its factors, the tensors their gradients go into and the penalty's
+    closed-form decays, taken once per epoch (see ``MLP.training_step``).
+
+    ``scale`` is :func:`~skdgating.gating.column_scale` of the gates, one entry per
+    column (per model); the caller broadcasts it over the weight's rows."""
+
+    def __init__(self, omega, gates, penalized, feature_group, one_slice_groups, omega_decay, gate_decay):
+        self.omega, self.gates = omega, gates
+        self.penalized, self.feature_group, self.one_slice_groups = penalized, feature_group, one_slice_groups
+        self.omega_decay, self.gate_decay = omega_decay, gate_decay
+
+    def scale(self):
+        return column_scale(self.gates, self.penalized, self.feature_group, self.one_slice_groups)
+
+    def backward_(self, weight_grad, scale):
+        """Set ``omega.grad`` and ``gates.grad`` (in place) from the gradient of ``W``:
+        the chain rule through the product, plus the penalty's gradient (what
+        ``DGate.add_penalty_grad_`` adds)."""
+        omega, gates = self.omega, self.gates
+        torch.mul(weight_grad, scale, out=omega.grad).addcmul_(omega, self.omega_decay)
+        column_scale_backward(gates, (weight_grad * omega).sum(dim=-2), self.penalized, self.feature_group,
+                              self.one_slice_groups, out=gates.grad).addcmul_(gates, self.gate_decay)
+
+
 def _ensure_grads_(module):
     """Give every parameter of ``module`` a ``.grad`` (zeros) where it has none: the
     training step writes the gradients into them in place."""
@@ -312,10 +338,8 @@ class MLP(nn.Module):
         if gated:  # the gated layer's weight gradient is an intermediate (W is not a parameter)
             parametrization = layers[0].parametrizations["weight"]
             dgate, omega = parametrization[0], parametrization.original
-            gates, omega_grad, gates_grad = dgate.gates, omega.grad, dgate.gates.grad
-            penalized, feature_group, one_slice = dgate.penalized, dgate.feature_group, dgate._one_slice_groups
-            # The penalty's gradient (DGate.add_penalty_grad_), in closed form.
-            omega_decay, gate_decay = dgate._broadcast(dgate._omega_decay, omega.ndim), dgate._gate_decay
+            factors = GatedFactors(omega, dgate.gates, dgate.penalized, dgate.feature_group, dgate._one_slice_groups,
+                                   dgate._broadcast(dgate._omega_decay, omega.ndim), dgate._gate_decay)
         else:
             first = layers[0].weight[None]
         # A single network is a batch of one model: views of the same memory.
@@ -330,14 +354,9 @@ class MLP(nn.Module):
                 X = (X - x_mean) * x_inv_scale
             if not gated:
                 return backprop(X[None], first, y, None if w is None else w[None])[0][0]
-            scale = column_scale(gates, penalized, feature_group, one_slice)
+            scale = factors.scale()
             losses, grads, _ = backprop(X[None], (omega * scale)[None], y, None if w is None else w[None])
-            # The gated first layer, W = omega * scale: the chain rule through the product.
-            torch.mul(grads[0][0], scale, out=omega_grad)
-            column_scale_backward(gates, (grads[0][0] * omega).sum(dim=0), penalized, feature_group, one_slice,
-                                  out=gates_grad)
-            omega_grad.addcmul_(omega, omega_decay)
-            gates_grad.addcmul_(gates, gate_decay)
+            factors.backward_(grads[0][0], scale)
             return losses[0]
 
         return step
@@ -555,10 +574,9 @@ class StackedMLP(nn.Module):
         :class:`Backprop`) for the parameters and gradients the network has now: build it
         once per training epoch and call it under ``torch.no_grad()``."""
         _ensure_grads_(self)
-        K = self.omega.shape[0]
-        omega, gates, omega_grad, gates_grad = self.omega, self.gates, self.omega.grad, self.gates.grad
-        penalized, feature_group, one_slice = self.penalized, self.feature_group, self.one_slice_groups
-        omega_decay, gate_decay = self.omega_decay, self.gate_decay
+        K, omega = self.omega.shape[0], self.omega
+        factors = GatedFactors(omega, self.gates, self.penalized, self.feature_group, self.one_slice_groups,
+                               self.omega_decay, self.gate_decay)
         standardize = self.standardize
         x_shift, x_inv_scale = (self.x_shift, self.x_inv_scale) if standardize else (None, None)
         backprop = Backprop(self._weight_list, self._bias_list, self.activation, criterion.loss_and_grad,
@@ -566,12 +584,9 @@ class StackedMLP(nn.Module):
 
         def step(X, y, w):
             X = torch.addcmul(x_shift, X, x_inv_scale) if standardize else X.expand(K, -1, -1)
-            scale = column_scale(gates, penalized, feature_group, one_slice)[:, None, :]  # (K, 1, p)
+            scale = factors.scale()[:, None, :]  # (K, 1, p)
             losses, grads, _ = backprop(X, omega * scale, y, w.T)
-            # The gated first layer, W = omega * scale: the chain rule through the product.
-            torch.mul(grads[0], scale, out=omega_grad).addcmul_(omega, omega_decay)
-            column_scale_backward(gates, (grads[0] * omega).sum(dim=1), penalized, feature_group, one_slice,
-                                  out=gates_grad).addcmul_(gates, gate_decay)
+            factors.backward_(grads[0], scale)
             return losses
 
         return step

@@ -192,10 +192,9 @@ class TensorBatches:
         X_batches = X.split(size)
         if y is None:
             yield from ((X_batch, None) for X_batch in X_batches)
-        elif w is None:
-            yield from ((X_batch, (y_batch, None)) for X_batch, y_batch in zip(X_batches, y.split(size)))
-        else:
-            yield from zip(X_batches, zip(y.split(size), w.split(size)))
+            return
+        w_batches = [None] * len(X_batches) if w is None else w.split(size)
+        yield from zip(X_batches, zip(y.split(size), w_batches))
 
 
 # --------------------------------------------------------------------------------------
