@@ -290,6 +290,24 @@ class MLP(nn.Module):
                 X = activation(X)
         return X
 
+    @torch.no_grad()
+    def blocked(self, X, min_range):
+        """Whether dead units block the inputs: on the rows of ``X`` some hidden layer
+        outputs exactly zero everywhere (every ReLU unit inactive on every row), while
+        the first layer's pre-activations without bias range (max - min) over more than
+        ``min_range``, so the inputs do reach the network."""
+        if self.standardize:
+            X = (X - self.x_mean) * self.x_inv_scale
+        activation = _FUNCTIONS[type(self.activation)]
+        reach, dead = torch.zeros((), dtype=torch.bool), torch.zeros((), dtype=torch.bool)
+        for k, layer in enumerate(self.layers[:-1]):
+            Z = F.linear(X, self._weight(k, layer))
+            if k == 0:
+                reach = (Z.amax(dim=-2) - Z.amin(dim=-2)).amax(dim=-1) > min_range
+            X = activation(Z + layer.bias)
+            dead = dead | X.eq(0).all()
+        return reach & dead
+
     def _weight(self, k, layer):
         """Weight of ``layer`` (layer ``k``); a gated one is computed once, straight from its factors.
 
@@ -552,13 +570,28 @@ class StackedMLP(nn.Module):
         """The gated first-layer weights, shape (K, n_hidden_1, p)."""
         return self.omega * self.gate_scale()[:, None, :]
 
-    def forward(self, X):
-        K = self.omega.shape[0]
+    def _inputs(self, X):
+        """Every model's (standardized) inputs, shape (K, B, p)."""
         if self.standardize:
-            X = torch.addcmul(self.x_shift, X, self.x_inv_scale)  # (K, B, p)
-        else:
-            X = X.expand(K, -1, -1)
-        return Backprop(self._weight_list, self._bias_list, self.activation).forward(X, self.first_weight())
+            return torch.addcmul(self.x_shift, X, self.x_inv_scale)
+        return X.expand(self.omega.shape[0], -1, -1)
+
+    def forward(self, X):
+        return Backprop(self._weight_list, self._bias_list, self.activation).forward(self._inputs(X),
+                                                                                     self.first_weight())
+
+    @torch.no_grad()
+    def blocked(self, X, min_range):
+        """Per model, :meth:`MLP.blocked`, shape (K,)."""
+        X, first = self._inputs(X), self.first_weight()
+        Z = torch.bmm(X, first.transpose(1, 2))
+        reach = (Z.amax(dim=-2) - Z.amin(dim=-2)).amax(dim=-1) > min_range
+        inputs = []  # of every layer: the hidden layers' outputs from the second on
+        Backprop(self._weight_list, self._bias_list, self.activation).forward(X, first, inputs)
+        dead = torch.zeros_like(reach)
+        for hidden in inputs[1:]:
+            dead |= hidden.eq(0).flatten(-2).all(dim=-1)
+        return reach & dead
 
     @torch.no_grad()
     def backprop_(self, X, y, w, criterion):

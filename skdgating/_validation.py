@@ -75,7 +75,7 @@ SCALE_RATIO_WARNING = 1e3
 # None outside any entry point, else a one-element list [warned].
 _SCALE_WARNED = contextvars.ContextVar("skdgating_scale_warned", default=None)
 # Frames of these packages are plumbing between the user's line and the check.
-_PLUMBING = ("skdgating", "sklearn", "joblib")
+_PLUMBING = ("skdgating", "sklearn", "joblib", "skorch", "torch")
 
 
 def _scale_scope(func, warned):

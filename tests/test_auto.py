@@ -71,12 +71,39 @@ def test_final_network_trains_the_relaxed_rounds_the_folds_chose(planted):
     curve, lengths, rounds = search["relaxed_valid_loss"], search["relaxed_lengths"], search["relaxed_rounds"]
     np.testing.assert_array_equal(lengths, 2 ** np.arange(len(curve)))
     assert rounds == lengths[int(np.argmin(curve))]
-    max_rounds = est.max_epochs // search["budget"][1]
+    fold_steps = search["fold_steps_per_epoch"]
+    max_rounds = int(est.max_epochs * min(1.0, MAX_EPOCH_STEPS / fold_steps)) // search["budget"][1]
     stopped = len(curve) > 1 and curve[-1] >= curve[:-1].min()
     assert stopped or 2 * lengths[-1] > max_rounds
     assert np.all(np.diff(curve[:-1]) < 0)  # every doubling before the last lowered the loss
     ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), est.batch_size)
     assert est.n_iter_ == max(1, round(search["budget"][1] * ratio)) * rounds
+
+
+@pytest.mark.parametrize("n_train, longest", [(200, 128), (33334, 8)])
+def test_relaxation_lengths_stop_at_max_epochs_of_capped_steps(monkeypatch, n_train, longest):
+    # A relaxation whose folds' loss keeps falling (a stand-in for the stacked one) makes
+    # the doubling run to its cap: max_epochs fold epochs of at most MAX_EPOCH_STEPS SGD
+    # steps, as the search's budgets count them. Written out in steps: 200 epochs of 7
+    # steps (200 rows at batch 32) allow 1,400 steps, so 128 rounds of one epoch; 1,042
+    # steps per epoch (33,334 rows) allow 200 * 50 = 10,000 steps, so 8 rounds, where
+    # plain epochs allowed 128 (133,000 steps per fold).
+    from skdgating import _stacked_path
+    from skdgating._mlp_path import relaxed_rounds
+    from skdgating._training import StackedFit
+
+    n_valid = 10
+    monkeypatch.setattr(_stacked_path, "stacked_relaxation",
+                        lambda *args: (lambda rounds: np.full(3 * n_valid, 1.0 / rounds)))
+    start = StackedFit.__new__(StackedFit)
+    models = [PathModel(alpha=0.1, support=np.ones(2, bool), group_norms=np.ones(2), n_selected=2, n_epochs=1,
+                        settled=True, valid_losses=np.full(n_valid, 2.0), start=start) for _ in range(3)]
+    splits = [(np.arange(n_train), np.arange(n_valid))] * 3
+    template = DGatingMLPRegressor(max_epochs=200, batch_size=32)
+    rounds, curve, lengths = relaxed_rounds(template, None, None, None, splits, models,
+                                            Budget(10, 1, 20, "max_epochs"))
+    assert lengths[-1] == longest == rounds
+    np.testing.assert_array_equal(lengths, 2 ** np.arange(len(lengths)))
 
 
 def test_small_data_mid_path_models_settle_and_probes_stay_out():

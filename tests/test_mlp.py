@@ -501,6 +501,117 @@ def test_fresh_process_loads_and_predicts_identically(fitted_regressor, tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), est.predict(X))
 
 
+def _kill_hidden_units(net):
+    """Every first-layer unit inactive on every (standardized) row: the outputs become
+    constant, as when SGD near its stable learning rate throws a ReLU network there."""
+    with torch.no_grad():
+        net.module_.layers[0].bias.fill_(-1e3)
+
+
+@pytest.mark.parametrize("kill_at", [2, "every"])
+def test_a_network_whose_hidden_units_die_is_trained_again_at_half_the_rate(monkeypatch, kill_at):
+    # The collapse is injected after an epoch's SGD steps. Oracles: the outputs (constant
+    # after the injection, varying again after the guard's retry), the learning rate the
+    # retry ran at, and the warning / error naming the setting to lower.
+    from skdgating import _training
+
+    calls, rates = [], []
+    train_epoch = _training.DGatingNet._train_epoch
+
+    def train_epoch_then_kill(net, iterator, params, step):
+        out = train_epoch(net, iterator, params, step)
+        calls.append(step)
+        rates.append(net.optimizer_.param_groups[0]["lr"])
+        if kill_at == "every" or len(calls) == kill_at:
+            _kill_hidden_units(net)
+        return out
+
+    monkeypatch.setattr(_training.DGatingNet, "_train_epoch", train_epoch_then_kill)
+    X, y = regression_data(n=200)
+    est = DGatingMLPRegressor(hidden_layer_sizes=(16,), max_epochs=3, alpha=0.01, learning_rate="constant",
+                              random_state=0)
+    if kill_at == "every":
+        with pytest.raises(ValueError, match="stopped depending on X.*Lower learning_rate_init"), \
+                pytest.warns(ConvergenceWarning, match="stopped depending on X"):
+            est.fit(X, y)
+        # the first try and MAX_COLLAPSE_RETRIES more, each at half the rate before it
+        n_retries = _training.MAX_COLLAPSE_RETRIES
+        np.testing.assert_allclose(rates[-n_retries - 1:], 0.05 * 0.5 ** np.arange(n_retries + 1))
+        return
+    with pytest.warns(ConvergenceWarning, match="stopped depending on X.*scaled by 0.5.*learning_rate_init"):
+        est.fit(X, y)
+    # 3 epochs of 7 steps: the guard checks after the last one (fewer than CHECK_STEPS
+    # steps in all), finds the outputs constant, and the third epoch runs again from the
+    # state checked at the start, at half the rate
+    assert calls == [0, 7, 14, 14]
+    np.testing.assert_allclose(rates, [0.05, 0.05, 0.05, 0.025])
+    assert np.ptp(est.predict(X)) > 0.1 * np.ptp(y)
+
+
+def test_a_stacked_model_whose_hidden_units_die_is_trained_again(monkeypatch):
+    # The search's stacked networks have the same guard: the collapse of one model (here
+    # injected into the second of three) sends the stack back to its checked state, at
+    # half the rate. Oracle: every model's outputs vary at the end.
+    from skdgating import _training
+
+    calls = []
+    train_epoch = _training.DGatingNet._train_epoch
+
+    def train_epoch_then_kill(net, iterator, params, step):
+        out = train_epoch(net, iterator, params, step)
+        calls.append(step)
+        if len(calls) == 2:
+            with torch.no_grad():
+                net.module_.biases[0][1].fill_(-1e3)
+        return out
+
+    monkeypatch.setattr(_training.DGatingNet, "_train_epoch", train_epoch_then_kill)
+    X, y = regression_data(n=200)
+    params = DGatingMLPRegressor(hidden_layer_sizes=(16,), max_epochs=3, learning_rate="constant",
+                                 random_state=0).get_params()
+    masks = np.random.RandomState(0).rand(3, len(y)) < 0.7
+    with pytest.warns(ConvergenceWarning, match="stopped depending on X"):
+        fits = train_stacked(X, y, masks, [0.01, 0.01, 0.01], params, classification=False)
+    assert calls == [0, 7, 14, 14]
+    assert all(np.ptp(fit.decision(X)) > 0.1 for fit in fits)
+
+
+def test_epoch_checkpoint_restores_parameters_and_momentum_exactly():
+    # Oracle: a second net built and trained the same way (deterministic: the same seeds),
+    # holding the checkpointed state. After an epoch and the restore, the first net holds
+    # the second's parameters and momentum bit for bit, and one more epoch of each (the
+    # same batches: each partial_fit reseeds its batch order; a constant learning rate)
+    # gives the same parameters bit for bit.
+    from skdgating._modules import HalfSquaredError
+    from skdgating._training import DGatingNet, EpochCheckpoint, TensorData, net_kwargs
+
+    X, y = regression_data(n=200)
+    params = DGatingMLPRegressor(hidden_layer_sizes=(8,), learning_rate="constant").get_params()
+    data = TensorData(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)[:, None])
+
+    def trained_net():
+        torch.manual_seed(0)
+        module = MLP(n_features=X.shape[1], hidden_layer_sizes=(8,), n_outputs=1, D=3, alpha=0.01,
+                     groups=make_groups(None, X.shape[1], "sqrt_size", None))
+        net = DGatingNet(module=module, criterion=HalfSquaredError, criterion__reduction="none", batch_size=32,
+                         iterator_train__seed=0, **net_kwargs(params, 7, "cpu"))
+        net.partial_fit(data, epochs=2)
+        return net, [p for group in net.optimizer_.param_groups for p in group["params"]]
+
+    (net, weights), (oracle, oracle_weights) = trained_net(), trained_net()
+    assert all(torch.equal(p, q) for p, q in zip(weights, oracle_weights))
+    checkpoint = EpochCheckpoint(weights, net.optimizer_)
+    net.partial_fit(data, epochs=1)
+    assert not all(torch.equal(p, q) for p, q in zip(weights, oracle_weights))
+    checkpoint.restore_(weights, net.optimizer_)
+    assert all(torch.equal(p, q) for p, q in zip(weights, oracle_weights))
+    assert all(torch.equal(net.optimizer_.state[p]["momentum_buffer"], oracle.optimizer_.state[q]["momentum_buffer"])
+               for p, q in zip(weights, oracle_weights))
+    net.partial_fit(data, epochs=1)
+    oracle.partial_fit(data, epochs=1)
+    assert all(torch.equal(p, q) for p, q in zip(weights, oracle_weights))
+
+
 def test_device_auto_resolves_to_an_available_device():
     X, y = regression_data(n=60)
     est = DGatingMLPRegressor(device="auto", **FAST).fit(X, y)
