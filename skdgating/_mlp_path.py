@@ -546,9 +546,9 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     from its penalized path model (:func:`fit_final`), so the folds judge exactly that:
     each chosen model's penalized state (``models[k].start``) trains one cycle of 1, 2,
     4, ... rounds at ``alpha=0`` (up to ``max_epochs`` fold epochs of at most
-    ``MAX_EPOCH_STEPS`` steps; one round is the relaxed copy the folds already scored), and the length with the lowest pooled
-    validation loss is what the final network trains; the doubling stops at the first
-    length that does not lower it.
+    ``MAX_EPOCH_STEPS`` steps; one round is the relaxed copy the folds already
+    scored), and the length with the lowest pooled validation loss is what the final
+    network trains; the doubling stops at the first length that does not lower it.
 
     Why one cycle of each length, not rounds continued one after the other: each round
     restarts the cosine schedule at the full learning rate, and the folds' loss after
