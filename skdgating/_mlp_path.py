@@ -195,7 +195,7 @@ class Budget:
         """
         all_rows = steps_per_epoch if all_rows_steps_per_epoch is None else all_rows_steps_per_epoch
         cap = max(max_epochs, math.floor(max_epochs * all_rows / steps_per_epoch))
-        scale = min(1.0, MAX_EPOCH_STEPS / steps_per_epoch)
+        scale = capped_epoch_scale(steps_per_epoch)
 
         def epochs(fraction, min_steps):
             wanted = max(round(max_epochs // fraction * scale), math.ceil(min_steps / steps_per_epoch))
@@ -210,6 +210,12 @@ class Budget:
 
 def steps_per_epoch(n_rows, batch_size):
     return math.ceil(n_rows / min(int(batch_size), n_rows))
+
+
+def capped_epoch_scale(steps):
+    """The share of an epoch of ``steps`` SGD steps that the search's budgets count as
+    one epoch: at most ``MAX_EPOCH_STEPS`` steps (see :meth:`Budget.for_data`)."""
+    return min(1.0, MAX_EPOCH_STEPS / steps)
 
 
 def alpha_grid_for(template, n_rows, n_alphas=AUTO_N_ALPHAS, budget=None):
@@ -588,7 +594,7 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     # rounds, 66,000 steps per fold, for a validation loss that moved by 1e-6 (0.1%) from
     # 8 rounds on: a fit of 78 s where other seeds took 11-22 s.
     fold_steps = steps_per_epoch(min(len(train) for train, _ in splits), template.batch_size)
-    max_epochs = math.floor(template.max_epochs * min(1.0, MAX_EPOCH_STEPS / fold_steps))
+    max_epochs = math.floor(template.max_epochs * capped_epoch_scale(fold_steps))
     max_rounds = max(1, max_epochs // budget.round_epochs)
     while 2 * lengths[-1] <= max_rounds:
         lengths.append(2 * lengths[-1])

@@ -184,6 +184,24 @@ class Backprop:
         return losses, weight_grads, bias_grads
 
 
+@torch.no_grad()
+def dead_units_block(backprop, X, first, min_range):
+    """Per model, whether dead units block the inputs ``X`` (K, B, p) of the networks
+    that ``backprop`` (a :class:`Backprop`) and the first-layer weight ``first``
+    (K, out, p) make: some hidden layer outputs exactly zero on every row (every ReLU
+    unit inactive), while the first layer's pre-activations without bias range
+    (max - min over the rows) over more than ``min_range``, so the inputs do reach
+    the network. Shape (K,), bool."""
+    Z = torch.bmm(X, first.transpose(1, 2))
+    reach = (Z.amax(dim=-2) - Z.amin(dim=-2)).amax(dim=-1) > min_range
+    inputs = []  # of every layer: the hidden layers' outputs from the second on
+    backprop.forward(X, first, inputs)
+    dead = torch.zeros_like(reach)
+    for hidden in inputs[1:]:
+        dead |= hidden.eq(0).flatten(-2).all(dim=-1)
+    return reach & dead
+
+
 class GatedFactors:
     """The gated first layer ``W = omega * scale`` of a training step, one network's or
     K stacked ones': its factors, the tensors their gradients go into and the penalty's
@@ -292,21 +310,13 @@ class MLP(nn.Module):
 
     @torch.no_grad()
     def blocked(self, X, min_range):
-        """Whether dead units block the inputs: on the rows of ``X`` some hidden layer
-        outputs exactly zero everywhere (every ReLU unit inactive on every row), while
-        the first layer's pre-activations without bias range (max - min) over more than
-        ``min_range``, so the inputs do reach the network."""
+        """:func:`dead_units_block` for this network (a batch of one model): a bool tensor."""
         if self.standardize:
             X = (X - self.x_mean) * self.x_inv_scale
-        activation = _FUNCTIONS[type(self.activation)]
-        reach, dead = torch.zeros((), dtype=torch.bool), torch.zeros((), dtype=torch.bool)
-        for k, layer in enumerate(self.layers[:-1]):
-            Z = F.linear(X, self._weight(k, layer))
-            if k == 0:
-                reach = (Z.amax(dim=-2) - Z.amin(dim=-2)).amax(dim=-1) > min_range
-            X = activation(Z + layer.bias)
-            dead = dead | X.eq(0).all()
-        return reach & dead
+        layers = tuple(self.layers)
+        backprop = Backprop([layer.weight[None] for layer in layers[1:]], [layer.bias[None] for layer in layers],
+                            self.activation)
+        return dead_units_block(backprop, X[None], self._weight(0, layers[0])[None], min_range)[0]
 
     def _weight(self, k, layer):
         """Weight of ``layer`` (layer ``k``); a gated one is computed once, straight from its factors.
@@ -582,16 +592,9 @@ class StackedMLP(nn.Module):
 
     @torch.no_grad()
     def blocked(self, X, min_range):
-        """Per model, :meth:`MLP.blocked`, shape (K,)."""
-        X, first = self._inputs(X), self.first_weight()
-        Z = torch.bmm(X, first.transpose(1, 2))
-        reach = (Z.amax(dim=-2) - Z.amin(dim=-2)).amax(dim=-1) > min_range
-        inputs = []  # of every layer: the hidden layers' outputs from the second on
-        Backprop(self._weight_list, self._bias_list, self.activation).forward(X, first, inputs)
-        dead = torch.zeros_like(reach)
-        for hidden in inputs[1:]:
-            dead |= hidden.eq(0).flatten(-2).all(dim=-1)
-        return reach & dead
+        """:func:`dead_units_block` for every model, shape (K,)."""
+        backprop = Backprop(self._weight_list, self._bias_list, self.activation)
+        return dead_units_block(backprop, self._inputs(X), self.first_weight(), min_range)
 
     @torch.no_grad()
     def backprop_(self, X, y, w, criterion):

@@ -386,8 +386,8 @@ class CollapseGuard:
     The probe is the network's outputs on the first ``PROBE_ROWS`` training rows. The
     network *collapsed* when an output's range there (max - min) exceeded
     ``VARIED_SPREAD`` at the last check, every output is exactly equal on those rows
-    now, and the module's ``blocked`` holds there (for a stacked network: for any of
-    its models): some hidden layer outputs exactly zero on every row (every ReLU unit
+    now, and the module's ``blocked`` (:func:`~skdgating._modules.dead_units_block`)
+    holds there (for a stacked network: for any of its models): some hidden layer outputs exactly zero on every row (every ReLU unit
     inactive), while the first layer's pre-activations without bias still range over
     more than ``VARIED_SPREAD``, so the inputs reach the network and dead units block
     them. Layers that the penalty fades out are not a collapse: at the sparse end of a
@@ -405,9 +405,8 @@ class CollapseGuard:
     was 10-20% on small data (3 steps per epoch).
     """
 
-    def __init__(self, net, rows):
-        self.net, self.rows = net, rows
-        self.module = net.module_
+    def __init__(self, module, rows):
+        self.module, self.rows = module, rows
         self.checkpoint, self.before, self.since = None, None, 0
 
     @classmethod
@@ -415,14 +414,14 @@ class CollapseGuard:
         """The net's guard (kept between the epochs of one module's training)."""
         guard = getattr(net, "_collapse_guard", None)
         if guard is None or guard.module is not net.module_:
-            guard = net._collapse_guard = cls(net, iterator.dataset.X[:PROBE_ROWS])
+            guard = net._collapse_guard = cls(net.module_, iterator.dataset.X[:PROBE_ROWS])
         return guard
 
     @torch.no_grad()
     def _spread(self):
         """Per model, the largest range (max - min over the probe rows) of an output: 0
         exactly when the outputs are equal on every probe row."""
-        out = self.net.module_(self.rows)
+        out = self.module(self.rows)
         return (out.amax(dim=-2) - out.amin(dim=-2)).amax(dim=-1)
 
     def _check_in(self, params, optimizer, spread):
@@ -455,7 +454,8 @@ class CollapseGuard:
 
 
 class EpochCheckpoint:
-    """A copy of the parameters and the optimizer's state, to run an epoch again."""
+    """A copy of the parameters and the optimizer's state at an epoch's boundary, to go
+    back to (:class:`CollapseGuard`)."""
 
     @torch.no_grad()
     def __init__(self, params, optimizer):
