@@ -946,6 +946,10 @@ def fit_final(template, X, y, sample_weight, search):
     (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
     warn_unsettled(path[-1:], budget)
     final = path[-1].estimator
+    # The folds agreed on some columns, but the network on all rows, on the same path, lost
+    # them all (weak signal at this alpha): the relaxation's own warning ("alpha=0 removed
+    # every feature ... Decrease alpha") would give the wrong reason.
+    lost = not empty and path[-1].n_selected == 0
     # Ship what was validated: the folds trained their chosen models at alpha=0 on their
     # support (dropped columns stay exactly zero) for one cosine cycle of 1, 2, 4, ...
     # rounds, and the length with the lowest validation loss (search["relaxed_rounds"],
@@ -953,7 +957,7 @@ def fit_final(template, X, y, sample_weight, search):
     # alpha / alpha_ keep the penalty that chose the support.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if empty:  # its message ("alpha=0 removed every feature ... Decrease alpha") is not the reason
+        if empty or lost:  # its message ("alpha=0 removed every feature ... Decrease alpha") is not the reason
             warnings.simplefilter("ignore", EmptyModelWarning)
         final.set_params(warm_start=True, alpha=0.0,
                          max_epochs=budget.round_epochs * search.get("relaxed_rounds", 1)).fit(
@@ -966,5 +970,12 @@ def fit_final(template, X, y, sample_weight, search):
             "validation folds' models and raised their validation loss when shuffled: no column lowered the "
             "validation loss enough to survive the penalty. "
             "The fitted model is the intercept alone; its predictions ignore X.", EmptyModelWarning,
+            stacklevel=_user_stacklevel())
+    elif lost:
+        warnings.warn(
+            f"The search chose alpha={search['alpha']:.3g}, at which the validation folds' models agreed on "
+            f"{X.shape[1] if allowed is None else int(allowed.sum())} column(s), but the network on all rows, trained along the same path, removed them "
+            "too: their signal is too weak to survive the penalty at this alpha. The fitted model is the intercept "
+            "alone; its predictions ignore X. A smaller float alpha keeps weaker columns.", EmptyModelWarning,
             stacklevel=_user_stacklevel())
     return final

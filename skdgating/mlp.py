@@ -91,8 +91,9 @@ _PARAMS_DOC = """
         alpha of the grid, which keeps the features, with a ``UserWarning``
         (``alpha_search_["fallback"]`` says why).
         When no column survives the penalty in the folds (y does not depend
-        on X), the fitted model is the intercept alone, with an
-        ``EmptyModelWarning`` that says so.
+        on X), or the network on all rows loses the columns the folds kept,
+        the fitted model is the intercept alone, with an
+        ``EmptyModelWarning`` that says which.
         A float (``>= 0``) trains one network at that strength; too large a
         value removes every feature.
     l2 : float, default=1e-4

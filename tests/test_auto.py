@@ -215,6 +215,25 @@ def test_pure_noise_gives_the_empty_model_with_a_warning_that_says_why(Estimator
     assert search["mean_n_selected"][search["index"]] == 0 and search["eligible"][search["index"]]
 
 
+def test_a_final_network_that_loses_the_folds_columns_says_so_in_its_own_words():
+    # A search record written by hand: the folds agreed on column 0 at alpha=1. y does not
+    # depend on X, so the network on all rows loses the column along its path. The only
+    # warning used to be its relaxation's "alpha=0 removed every feature ... Decrease
+    # alpha" (seen on make_classification(1000, 20, n_informative=3, weights=[0.97],
+    # random_state=1) with random_state=1, the folds agreeing on one column at 0.18).
+    from skdgating._mlp_path import fit_final
+
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((300, 4)), rng.standard_normal(300)
+    template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20, alpha=0.0, random_state=0)
+    search = {"alphas": np.array([1.0, 0.1]), "alpha": 1.0, "screened_support": np.array([True, False, False, False]),
+              "fold_steps_per_epoch": 7, "budget": (20, 2, 20), "relaxed_rounds": 1}
+    with pytest.warns(EmptyModelWarning, match="agreed on 1 column") as caught:
+        est = fit_final(template, X, y, None, search)
+    assert not any("Decrease alpha" in str(w.message) for w in caught)
+    assert est.selected_features_.size == 0 and not est.coef_.any()
+
+
 def test_tiny_data_falls_back_without_error_and_says_so():
     rng = np.random.RandomState(0)
     X, y = rng.randn(12, 4), np.array([0, 1] * 6)
