@@ -965,7 +965,7 @@ def fit_final(template, X, y, sample_weight, search):
     # The folds agreed on some columns, but the network on all rows, on the same path, lost
     # them all (weak signal at this alpha): the relaxation's own warning ("alpha=0 removed
     # every feature ... Decrease alpha") would give the wrong reason.
-    lost = not empty and path[-1].n_selected == 0
+    lost = allowed is not None and not empty and path[-1].n_selected == 0
     # Ship what was validated: the folds trained their chosen models at alpha=0 on their
     # support (dropped columns stay exactly zero) for one cosine cycle of 1, 2, 4, ...
     # rounds, and the length with the lowest validation loss (search["relaxed_rounds"],
@@ -980,18 +980,12 @@ def fit_final(template, X, y, sample_weight, search):
             X, y, sample_weight=sample_weight)
     final.set_params(warm_start=template.warm_start, max_epochs=template.max_epochs, alpha=search["alpha"])
     final.alpha_ = search["alpha"]
-    if empty:
-        warnings.warn(
-            f"The search chose alpha={search['alpha']:.3g}, at which no feature was kept by two thirds of the "
-            "validation folds' models and raised their validation loss when shuffled: no column lowered the "
-            "validation loss enough to survive the penalty. "
-            "The fitted model is the intercept alone; its predictions ignore X.", EmptyModelWarning,
-            stacklevel=_user_stacklevel())
-    elif lost:
-        warnings.warn(
-            f"The search chose alpha={search['alpha']:.3g}, at which the validation folds' models agreed on "
-            f"{X.shape[1] if allowed is None else int(allowed.sum())} column(s), but the network on all rows, trained along the same path, removed them "
-            "too: their signal is too weak to survive the penalty at this alpha. The fitted model is the intercept "
-            "alone; its predictions ignore X. A smaller float alpha keeps weaker columns.", EmptyModelWarning,
-            stacklevel=_user_stacklevel())
+    if empty or lost:
+        why = ("no feature was kept by two thirds of the validation folds' models and raised their validation "
+               "loss when shuffled: no column lowered the validation loss enough to survive the penalty." if empty else
+               f"the validation folds' models agreed on {int(allowed.sum())} column(s), but the network on all rows, "
+               "trained along the same path, removed them too: their signal is too weak to survive the penalty at "
+               "this alpha (a smaller float alpha keeps weaker columns).")
+        warnings.warn(f"The search chose alpha={search['alpha']:.3g}, at which {why} The fitted model is the "
+                      "intercept alone; its predictions ignore X.", EmptyModelWarning, stacklevel=_user_stacklevel())
     return final
