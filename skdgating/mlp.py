@@ -79,9 +79,13 @@ _PARAMS_DOC = """
         path model trained until its support settles and scored after a
         round without penalty; the alpha with the best validation loss among
         the settled models; then the same path on all rows up to that
-        ``alpha_``, choosing among the columns that most folds kept, and a
-        few rounds without penalty on the selected columns (as many as lowered
-        the folds' validation loss). The path stops
+        ``alpha_``, choosing among the columns that most folds kept and that
+        raise the folds' validation loss when shuffled, and a few rounds
+        without penalty on the selected columns (as many as lowered the folds'
+        validation loss). A column that most folds dropped at the chosen
+        alpha but that every fold clearly used one alpha denser (a
+        Bonferroni-corrected permutation test) is recovered: the final
+        network then trains up to that denser ``alpha_``. The path stops
         once its models are clearly worse than the best (3 paired standard
         errors, twice in a row) or its validation loss rose twice in a row past
         the best, and only the models the penalty has acted on are scored. What it did is kept in ``alpha_search_``. Its cost is
@@ -249,8 +253,11 @@ _ATTRS_DOC = """
         ``alpha_``: 2 of 3), ``permutation_importance`` and
         ``permutation_importance_se`` (the rise of the folds' validation loss
         when a column is shuffled), ``screened_support`` (the consensus columns
-        whose importance exceeds one standard error: the columns the final
-        network may use), ``settled`` and ``n_epochs`` (folds x alphas),
+        whose importance exceeds one standard error, and the recovered ones:
+        the columns the final network may use), ``recovered_support`` (the
+        columns recovered at the denser neighbour of the rule's choice
+        ``alpha_chosen``; when there are any, ``alpha`` is that neighbour),
+        ``settled`` and ``n_epochs`` (folds x alphas),
         ``relaxed_lengths`` and ``relaxed_valid_loss`` (the folds' validation
         loss after one cycle of 1, 2, 4, ... rounds at ``alpha=0`` on their
         support) with ``relaxed_rounds`` (the length the final network

@@ -177,7 +177,10 @@ standardize, device, random_state, gate_hidden, alpha_hidden, n_threads
         ``mean_n_selected``, ``selection_frequency`` (alphas x features),
         ``settled`` and ``split<k>_test_score``.
     estimator_ : {model}
-        The network refitted on all rows at the chosen alpha; ``coef_``,
+        The network refitted on all rows at the chosen alpha (or at the next
+        smaller alpha of the grid when columns the folds dropped at the chosen
+        one are recovered there, as with ``alpha="auto"``: its ``alpha_``
+        says which); ``coef_``,
         ``intercept_``, ``support_``, ``selected_features_``,
         ``feature_importances_``, ``group_norms_``, ``groups_`` and ``n_iter_``
         are copied from it.

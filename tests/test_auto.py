@@ -35,6 +35,10 @@ def test_auto_is_the_default_and_finds_the_planted_support(planted):
     np.testing.assert_array_equal(est.selected_features_, [0, 1, 2])
     search = est.alpha_search_
     assert est.alpha_ == search["alpha"] and est.alpha_ in search["alphas"]
+    # the final network's alpha is the rule's choice, or its denser neighbour when columns were recovered there
+    recovered = search["recovered_support"].any()
+    after_chosen = search["alphas"][list(search["alphas"]).index(search["alpha_chosen"]) + recovered]
+    assert search["alpha"] == after_chosen and not (search["recovered_support"] & ~search["screened_support"]).any()
     assert np.all(np.diff(search["alphas"]) < 0)  # decreasing, like every path
     n_alphas = len(search["alphas"])
     assert search["n_selected"].shape == (search["n_splits"], n_alphas)
@@ -172,11 +176,66 @@ def test_permutation_screen_against_the_importance_of_a_known_linear_model():
     assert np.all(importance[:3] > 10 * se[:3])
     np.testing.assert_array_equal(importance[3:], 0.0)
     np.testing.assert_array_equal(se[3:], 0.0)
+    # only: the other groups are not shuffled (0); the tested one keeps its expected importance
+    only, _ = permutation_screen(DGatingMLPRegressor(), make_groups(None, 5), X, y, splits, [fold, fold],
+                                 random_state=0, only=np.arange(5) == 1)
+    np.testing.assert_array_equal(only[[0, 2, 3, 4]], 0.0)
+    assert abs(only[1] - expected[1]) < 4 * se[1]
     # An empty fold model (no relaxed copy) ignores X: its rows add 0, halving the pooled mean.
     empty = PathModel(alpha=1.0, support=norms < 0, group_norms=0 * norms, n_selected=0, n_epochs=1, settled=True)
     half_importance, _ = permutation_screen(DGatingMLPRegressor(), make_groups(None, 5), X, y, splits, [fold, empty],
                                             random_state=0)
     assert np.all(np.abs(half_importance[:3] - expected[:3] / 2) < 4 * se[:3])
+
+
+def test_recovery_takes_only_the_columns_every_denser_model_clearly_uses():
+    # Oracle: the planted coefficients of y = x0 + 0.3 x1 + 0.5 x4 + noise. At the chosen
+    # alpha the folds kept column 0 only. At the denser neighbour every fold's model is least
+    # squares on its training rows over columns 0-3 (2 and 3 are noise), and one fold's also
+    # uses column 4. Recovered: column 1 (weak but real, in every model) and nothing else:
+    # not the noise columns (importance 0 in expectation on held-out rows), not column 4
+    # (one fold of three is no consensus), not column 0 (already kept).
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+
+    from skdgating._mlp_path import RECOVERY_LEVEL, recovered_columns
+
+    class OnColumns(RegressorMixin, BaseEstimator):
+        def __init__(self, columns=()):
+            self.columns = columns
+
+        def fit(self, X, y):
+            self.model_ = LinearRegression().fit(X[:, list(self.columns)], y)
+            return self
+
+        def predict(self, X):
+            return self.model_.predict(X[:, list(self.columns)])
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 6))
+    y = X[:, 0] + 0.3 * X[:, 1] + 0.5 * X[:, 4] + rng.standard_normal(3000)
+    splits = list(KFold(3, shuffle=True, random_state=0).split(X))
+    groups = make_groups(None, 6)
+
+    def neighbour(columns, train):
+        support = np.isin(np.arange(6), columns)
+        return PathModel(alpha=0.05, support=support, group_norms=support * 1.0, n_selected=len(columns), n_epochs=1,
+                         settled=True, relaxed=OnColumns(columns).fit(X[train], y[train]))
+
+    models = [neighbour([0, 1, 2, 3, 4] if k == 0 else [0, 1, 2, 3], train) for k, (train, _) in enumerate(splits)]
+    screened = np.isin(np.arange(6), [0])
+    recovered = recovered_columns(DGatingMLPRegressor(), groups, X, y, splits, models, screened, random_state=0)
+    np.testing.assert_array_equal(np.flatnonzero(recovered), [1])
+    # the bound is Bonferroni's over the 6 penalized columns; the noise columns stay well below it
+    from scipy.stats import norm
+
+    importance, se = permutation_screen(DGatingMLPRegressor(), groups, X, y, splits, models, random_state=0)
+    z = norm.isf(RECOVERY_LEVEL / 6)
+    assert importance[1] > 3 * z * se[1] and np.all(importance[[2, 3]] < z * se[[2, 3]])
+    # A neighbour whose models were not scored (no relaxed copy) recovers nothing.
+    models[1].relaxed = None
+    assert not recovered_columns(DGatingMLPRegressor(), groups, X, y, splits, models, screened, random_state=0).any()
 
 
 def test_one_se_rule_against_hand_computed_values():
