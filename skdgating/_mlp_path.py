@@ -697,10 +697,10 @@ def permutation_screen(template, groups, X, y, splits, models, weights=None, ran
     Each split's relaxed model (``models[k].relaxed``, the copy that was scored) is
     judged on its own validation rows, ``SCREEN_REPEATS`` shuffles per penalized group
     (``groups``, a :class:`~skdgating.groups.Groups` of the columns) averaged per row; a
-    group the model dropped, and every group of an empty model, contributes exactly 0. The rows of all splits are
-    pooled, as in the choice rule, and the standard error comes from the per-row
-    differences (:func:`paired_mean_se`). ``only`` (bool, one per group): shuffle these
-    groups alone (the others get 0).
+    group the model dropped, and every group of an empty model, contributes exactly 0.
+    The rows of all splits are pooled, as in the choice rule, and the standard error
+    comes from the per-row differences (:func:`paired_mean_se`). ``only`` (bool, one per
+    group): shuffle these groups alone (the others get 0).
 
     Why: a column independent of y (a probe) has the same joint distribution with the
     other columns whether shuffled or not, so its importance on held-out rows is 0 in
@@ -735,7 +735,9 @@ def permutation_screen(template, groups, X, y, splits, models, weights=None, ran
                 est, Xq, y[valid], y_scale)
         base = row_losses(X_valid)
         shuffled = X_valid.copy()
-        tested = (model.group_norms > 0) & groups.penalized & (True if only is None else only)
+        tested = (model.group_norms > 0) & groups.penalized
+        if only is not None:
+            tested &= only
         for g in np.flatnonzero(tested):
             columns = groups.indices[g]
             for _ in range(SCREEN_REPEATS):
@@ -786,12 +788,11 @@ def recovered_columns(template, groups, X, y, splits, denser_models, screened, w
     """
     from scipy.stats import norm
 
-    recovered = np.zeros(X.shape[1], bool)
     penalized = groups.penalized[groups.feature_group]
     extra = consensus(np.array([m.support for m in denser_models])) & ~screened & penalized
     scored = all(m.relaxed is not None or m.n_selected == 0 for m in denser_models)
     if not (extra.any() and scored):
-        return recovered
+        return np.zeros(X.shape[1], bool)
     only = np.zeros(groups.n_groups, bool)
     only[groups.feature_group[extra]] = True
     importance, se = permutation_screen(template, groups, X, y, splits, denser_models, weights, random_state, only)

@@ -390,7 +390,8 @@ class CollapseGuard:
     holds there (for a stacked network: for any of its models): some hidden layer
     outputs exactly zero on every row (every ReLU unit inactive), while the first
     layer's pre-activations without bias still range over more than
-    ``VARIED_SPREAD``, so the inputs reach the network and dead units block them. Layers that the penalty fades out are not a collapse: at the sparse end of a
+    ``VARIED_SPREAD``, so the inputs reach the network and dead units block them.
+    Layers that the penalty fades out are not a collapse: at the sparse end of a
     path the gates shrink by up to half per step (alpha near ``D / (4 lr)``) and the
     outputs become exactly constant within a hundred steps, with the first layer's
     range gone and the hidden units at their biases, not all at zero. (A first version
