@@ -309,11 +309,12 @@ def _record(est, alpha, epochs, settled, exposure, valid, keep, lean=False, firs
     return model
 
 
-def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep, lean=False):
+def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep, lean=False, min_epochs=None):
     """One dense-to-sparse path (increasing ``alphas``) on the rows ``train`` (None: all,
     X and y as given), scored on the rows ``valid`` (None: not scored). ``lean``: score
     only the candidates and stop once clearly worse (:func:`path_is_done`, on this
-    split's validation rows)."""
+    split's validation rows). ``min_epochs`` (one per alpha): epochs each later alpha
+    trains before the settle rule may stop it."""
     if train is None:
         Xt, yt, swt = X, y, sample_weight
     else:
@@ -349,7 +350,7 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
         penalized = _penalized(est)
         est.set_params(max_epochs=budget.round_epochs)
         path.append(_record(est, alphas[0], budget.first_epochs, True, exposure, scored, keep, lean, first=True))
-        for alpha in alphas[1:]:
+        for i, alpha in enumerate(alphas[1:], start=1):
             if lean and scored is not None and path_is_done(
                     _path_losses([path]), scored[2], [is_candidate([m.settled], [m.exposure]) for m in path]):
                 break
@@ -362,7 +363,8 @@ def _warm_path(template, X, y, sample_weight, train, valid, alphas, budget, keep
                 continue
             est.set_params(alpha=float(alpha))
             epochs, settled = 0, False
-            while epochs < budget.max_epochs and not settled:
+            floor = 0 if min_epochs is None else min_epochs[i]
+            while epochs < floor or (epochs < budget.max_epochs and not settled):
                 before = (est.support_.copy(), est.group_norms_.copy())
                 est.fit(Xt, yt, sample_weight=swt)
                 epochs += budget.round_epochs
@@ -464,7 +466,7 @@ def _penalized(est):
 
 
 def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_estimators=False,
-                n_jobs=None, lean=False):
+                n_jobs=None, lean=False, min_epochs=None):
     """Train one warm-started dense-to-sparse path per split: the only (split x alpha) trainer.
 
     Parameters
@@ -485,6 +487,9 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
         (:func:`needs_score`; the others get NaN losses), and the paths stop once their
         last models are clearly worse than the best (:func:`path_is_done`). The paths
         returned may then be shorter than ``alphas`` (the same length when stacked).
+    min_epochs : array of int, one per alpha, optional
+        Epochs each alpha after the first trains at least, before the settle rule may
+        stop it (the final network of a search, :func:`fit_final`; sequential paths).
 
     Notes
     -----
@@ -498,13 +503,14 @@ def train_paths(template, X, y, sample_weight, splits, alphas, budget, *, keep_e
     list (one per split) of list (one per alpha) of PathModel
     """
     alphas = np.asarray(alphas, dtype=float)
-    if STACK_SPLITS and not keep_estimators:
+    if STACK_SPLITS and not keep_estimators and min_epochs is None:
         from ._stacked_path import stackable, stacked_paths
 
         if stackable(template, y, splits):
             return stacked_paths(template, X, y, sample_weight, splits, alphas, budget, lean=lean)
     return Parallel(n_jobs=n_jobs)(
-        delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators, lean)
+        delayed(_warm_path)(template, X, y, sample_weight, train, valid, alphas, budget, keep_estimators, lean,
+                            min_epochs)
         for train, valid in splits)
 
 
@@ -998,8 +1004,8 @@ def fit_final(template, X, y, sample_weight, search):
     on the 8, a direct fit at their alpha kept 7).
 
     A column that fewer than two thirds of the folds kept at the chosen alpha (see
-    :func:`consensus`) is withheld (set to a constant: no gradient reaches its
-    weights, so the penalty drives them to exactly zero and the column is dropped).
+    :func:`consensus`) is withheld (set to a constant: its weights are exactly zero
+    from the first step, :func:`skdgating._training.silent_columns`, and it is dropped).
     Columns that survive in some folds only are probes far more often than signal
     (METHOD.md section 9), and a single
     network on all rows can keep such a column by chance. So is a consensus column
@@ -1021,6 +1027,15 @@ def fit_final(template, X, y, sample_weight, search):
     # steps per epoch; the penalty acts per step).
     ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), template.batch_size)
     budget = Budget(*(max(1, round(e * ratio)) for e in search["budget"]), name="max_epochs")
+    # And at every alpha at least the steps the folds' models trained there (the median
+    # fold: what most folds did, as the consensus asks of a column). A fold's model trains
+    # on while columns leave it, but this path has only the allowed columns (the others
+    # are zero from its first step), so the settle rule alone stopped it after a round or
+    # two where the folds' models had trained up to ten, less shrunk than the models that
+    # chose its columns (make_classification, 8 of 100 informative: one noise column kept
+    # on 1 of 3 seeds of each of 3 draws; with the floor none).
+    fold_epochs = np.median(np.flip(np.asarray(search["n_epochs"]), axis=-1), axis=0)[:len(alphas)]
+    min_epochs = np.round(fold_epochs * ratio).astype(int)
     # Trained after the search, with the other columns withheld from its first step. Measured
     # and not adopted (issue 12's note of 2026-12-07): the same path trained during the
     # search, as one more model of the folds' stacked network (with every column; a few
@@ -1033,7 +1048,8 @@ def fit_final(template, X, y, sample_weight, search):
     # seeds, the madelon-like problem 0.08 lower on all 3, where on 2 seeds its path had
     # dropped a consensus column; its wins were at most 0.010). Zeroing the
     # columns as the folds dropped them, alpha by alpha, kept the noise column too.
-    (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True)
+    (path,) = train_paths(template, X, y, sample_weight, [(None, None)], alphas, budget, keep_estimators=True,
+                          min_epochs=min_epochs)
     warn_unsettled(path[-1:], budget)
     final = path[-1].estimator
     # The folds agreed on some columns, but the network on all rows, on the same path, lost

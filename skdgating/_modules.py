@@ -26,6 +26,7 @@ shrink a column's scale without removing its influence.
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -236,6 +237,13 @@ def _ensure_grads_(module):
             p.grad = torch.zeros_like(p)
 
 
+def _dead_groups(columns, feature_group, penalized):
+    """The penalized groups all of whose columns are in ``columns`` (bool tensor)."""
+    live = torch.zeros(len(penalized), dtype=torch.long, device=columns.device)
+    live = live.index_add(0, feature_group, (~columns).long())
+    return (live == 0) & penalized
+
+
 class MLP(nn.Module):
     """Fully connected network ``n_features -> *hidden_layer_sizes -> n_outputs``.
 
@@ -440,6 +448,17 @@ class MLP(nn.Module):
         self.gated_layers = []
 
     @torch.no_grad()
+    def zero_inputs_(self, columns):
+        """Set the first-layer weights of the input ``columns`` (bool, one per input) to
+        exactly zero, and the gates of the penalized groups made only of them: inputs that
+        are zero on every training row (:func:`skdgating._training.silent_columns`). They
+        get no data gradient, and zero is a critical point of the factors: they stay zero."""
+        dgate, omega = self.dgate()
+        columns = torch.as_tensor(np.asarray(columns, dtype=bool), device=omega.device)
+        omega[:, columns] = 0.0
+        dgate.gates[_dead_groups(columns, dgate.feature_group, dgate.penalized)] = 0.0
+
+    @torch.no_grad()
     def load_effective_(self, state_dict, gate_init="balanced"):
         """Start from the layer weights of an ungated (collapsed) MLP of the same shape.
 
@@ -571,6 +590,14 @@ class StackedMLP(nn.Module):
             if j:
                 self._weight_list[j - 1][k].copy_(layer.weight)
             self._bias_list[j][k].copy_(layer.bias)
+
+    @torch.no_grad()
+    def zero_inputs_(self, columns):
+        """:meth:`MLP.zero_inputs_` for every model: ``columns`` is bool, shape (K, p)."""
+        columns = torch.as_tensor(np.asarray(columns, dtype=bool), device=self.omega.device)
+        for k in range(len(columns)):
+            self.omega[k][:, columns[k]] = 0.0
+            self.gates[k][_dead_groups(columns[k], self.feature_group, self.penalized)] = 0.0
 
     def gate_scale(self):
         """Per-column multiplier of every model, shape (K, p)."""

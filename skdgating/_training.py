@@ -94,6 +94,18 @@ def _std(var, mean, n_rows):
     return np.where(constant_columns(var, mean, n_rows), 1.0, np.sqrt(var))
 
 
+def silent_columns(X, standardize):
+    """Columns that carry nothing on the training rows ``X``: the constant ones when the
+    inputs are standardized (they become exactly zero), the zero ones otherwise. Their
+    first-layer weights get no data gradient, so an initialized weight would keep its
+    random value (at ``alpha=0`` for good) and act on any other value the column takes
+    on other rows (a fold's validation rows, rows at predict time: a rare one-hot column
+    absent from a fold). They start, and stay, at exactly zero
+    (:meth:`skdgating._modules.MLP.zero_inputs_`), and the read-out drops them."""
+    same = X.min(axis=0) == X.max(axis=0)
+    return same & (bool(standardize) | ~X.any(axis=0))
+
+
 def weighted_mean_std(A, w=None):
     """Column means and standard deviations (1 where a column is constant), in float64."""
     w = _weights(A, w)
@@ -1012,10 +1024,12 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
     # Inputs: standardized once by the statistics of all rows (float64), then per
     # model to its own rows' statistics inside the network (an affine map per model).
     x_shift = x_inv = None
+    silent = np.array([silent_columns(X[m], params["standardize"]) for m in masks])  # (K, p)
     if params["standardize"]:
         g_mean, g_scale = weighted_mean_std(X)
         stats = [weighted_mean_std(X[m], sw[m]) for m in masks]
         x_inv = np.array([g_scale / s for _, s in stats])
+        x_inv[silent] = 0.0  # a model's constant columns: exactly zero inputs, as in the estimators
         x_shift = np.array([(g_mean - m) / s for m, s in stats])
         X32 = standardized_float32(X, g_mean, g_scale)
     else:
@@ -1046,6 +1060,8 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
         for k, previous in enumerate(warm_start_from):
             template.load_effective_(previous.module.state_dict())
             stacked.load_model_(k, template)
+    elif silent.any():
+        stacked.zero_inputs_(silent)
 
     batch_size = min(int(params["batch_size"]), n_samples)
     n_batches = math.ceil(n_samples / batch_size)

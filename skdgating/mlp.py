@@ -51,7 +51,8 @@ from ._persistence import VersionedPickleMixin
 from ._threads import check_n_threads, thread_limits
 from ._training import (DGatingNet, Monitor, TensorData, cutoff, forward_thread_limits, net_kwargs,
                         release_training_buffers_, resolve_device, score_classifier, score_regressor,
-                        standardize_float32, standardized_float32, step_flops, weighted_mean_std)
+                        silent_columns, standardize_float32, standardized_float32, step_flops,
+                        weighted_mean_std)
 from ._validation import check_D, check_sample_weight, check_scalar, numeric_target
 from .compaction import _compact_modules
 from .exceptions import EmptyModelWarning
@@ -163,7 +164,11 @@ _PARAMS_DOC = """
         (weighted) mean and standard deviation of the training rows, before the
         gated layer. The penalty compares column norms, so columns must share
         a scale; this also keeps SGD stable on raw data. It changes nothing
-        on data that is already standardized.
+        on data that is already standardized. A column that is constant on the
+        training rows (with ``standardize=False``: zero on them) carries
+        nothing: its weights are exactly zero from the first step, it is never
+        selected, and other values in it at predict time change nothing (a
+        one-hot column absent from the training rows, for example).
     device : {"cpu", "cuda", "auto"}, default="cpu"
         ``"auto"`` uses CUDA when available. Fitted models unpickle on CPU when
         CUDA is absent.
@@ -484,6 +489,9 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         if classes is not None:
             _check_two_classes(classes, y_train[train], None if sw is None else sw[train])
 
+        # Columns that carry nothing on the training rows: zero inputs, and weights that
+        # start, and stay, at exactly zero (silent_columns).
+        silent = silent_columns(X if valid_idx is None else X[train], self.standardize)
         x_mean = x_scale = None
         if self.standardize:
             # Standardized once here in float64; predict applies the same map to the
@@ -495,6 +503,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 X = standardized_float32(X, x_mean, x_scale)
         else:
             X = X.astype(np.float32)  # always a copy: the tensors below share its memory
+
+        X[:, silent] = 0.0  # standardized constants are zero up to rounding
 
         def tensors(rows):
             # No fancy-index copy when every row trains (the common case).
@@ -555,6 +565,8 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
                 if warm_state is not None:
                     net.module_.load_effective_(warm_state)
                     net.initialize_optimizer()
+                elif silent.any():
+                    net.module_.zero_inputs_(silent)
                 net.partial_fit(train_data, None)
         finally:
             monitor.close()
@@ -566,7 +578,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         if monitor.epoch_ == 0:
             # partial_fit swallows KeyboardInterrupt: nothing was trained.
             raise KeyboardInterrupt("Training was interrupted before the first epoch ended.")
-        self._read_out(net, monitor, groups)
+        self._read_out(net, monitor, groups, silent)
         self._x_standardization = None
         if x_mean is not None:  # float64, of the selected columns (see _forward)
             sel = self.selected_features_
@@ -609,7 +621,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
         return {f"layers.{k}.{name}": tensor for k, (W, b) in enumerate(padded)
                 for name, tensor in (("weight", W), ("bias", b))}
 
-    def _read_out(self, net, monitor, groups):
+    def _read_out(self, net, monitor, groups, silent):
         module = net.module_
         dgate, omega = module.dgate()
         with torch.no_grad():
@@ -665,8 +677,13 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             self.best_validation_score_ = None
 
         if groups.penalized.any() and not keep[groups.penalized].any():
-            warnings.warn(f"alpha={self.alpha:g} removed every feature; predictions ignore X. "
-                          "Decrease alpha.", EmptyModelWarning)
+            live = np.bincount(groups.feature_group, weights=~silent, minlength=len(groups.penalized)) > 0
+            if not live[groups.penalized].any():
+                warnings.warn("Every penalized feature is constant on the training rows; predictions "
+                              "ignore X.", EmptyModelWarning)
+            else:
+                warnings.warn(f"alpha={self.alpha:g} removed every feature; predictions ignore X. "
+                              "Decrease alpha.", EmptyModelWarning)
         window = min(self.n_iter_no_change, self.n_iter_)
         supports = monitor.supports_
         changed = any(not np.array_equal(s, supports[-1]) for s in supports[-window - 1:-1])

@@ -63,6 +63,33 @@ def test_alpha_refits_to_the_same_support(planted, seed):
     np.testing.assert_array_equal(np.flatnonzero(path.supports[0]), est.selected_features_)
 
 
+def test_the_final_path_trains_each_alpha_at_least_as_long_as_the_median_fold(planted, monkeypatch):
+    # The rule, checked on the record: at every alpha after the dense start, the path of
+    # the final network (withheld columns zero from its first step, so no column leaves
+    # it to keep its rounds going) trains at least the SGD steps of the median fold's
+    # model there: its epochs times fold steps per epoch over all-rows steps per epoch.
+    from skdgating import _mlp_path
+
+    est, X, y = planted
+    search = est.alpha_search_
+    captured = {}
+    train_paths = _mlp_path.train_paths
+
+    def capture(*args, **kwargs):
+        (captured["path"],) = train_paths(*args, **kwargs)
+        return [captured["path"]]
+
+    monkeypatch.setattr(_mlp_path, "train_paths", capture)
+    _mlp_path.fit_final(DGatingMLPRegressor(random_state=0, alpha=0.0, **AUTO), X, y, None, search)
+    path = captured["path"]
+    assert path[-1].alpha == search["alpha"]
+    ratio = search["fold_steps_per_epoch"] / steps_per_epoch(len(y), est.batch_size)
+    fold_epochs = np.median(np.flip(search["n_epochs"], axis=-1), axis=0)
+    assert any(epochs > search["budget"][1] for epochs in fold_epochs[1:len(path)])  # a floor that binds
+    for model, epochs in zip(path[1:], fold_epochs[1:]):
+        assert model.n_epochs >= round(epochs * ratio)
+
+
 def test_final_network_trains_the_relaxed_rounds_the_folds_chose(planted):
     # The rule, checked by hand on the record: the folds' chosen models were relaxed at
     # alpha=0 for one cycle of 1, 2, 4, ... rounds; the chosen length has the lowest
@@ -286,7 +313,7 @@ def test_a_final_network_that_loses_the_folds_columns_says_so_in_its_own_words()
     X, y = rng.standard_normal((300, 4)), rng.standard_normal(300)
     template = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20, alpha=0.0, random_state=0)
     search = {"alphas": np.array([1.0, 0.1]), "alpha": 1.0, "screened_support": np.array([True, False, False, False]),
-              "fold_steps_per_epoch": 7, "budget": (20, 2, 20), "relaxed_rounds": 1}
+              "fold_steps_per_epoch": 7, "budget": (20, 2, 20), "relaxed_rounds": 1, "n_epochs": np.zeros((3, 2), int)}
     with pytest.warns(EmptyModelWarning, match="agreed on 1 column") as caught:
         est = fit_final(template, X, y, None, search)
     assert not any("Decrease alpha" in str(w.message) for w in caught)

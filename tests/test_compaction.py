@@ -325,7 +325,7 @@ def test_compaction_matches_the_gated_network_before_the_read_out(monkeypatch):
     captured = {}
     read_out = DGatingMLPRegressor._read_out
 
-    def capture(self, net, monitor, groups):
+    def capture(self, net, monitor, groups, silent):
         gated = copy.deepcopy(net.module_)
         with torch.no_grad():
             for layer in gated.layers:
@@ -334,7 +334,7 @@ def test_compaction_matches_the_gated_network_before_the_read_out(monkeypatch):
                 cutoff = max(self.threshold * norms.max().item(), 1e-7)
                 g.gates[norms <= cutoff] = 0.0
             captured["out"] = gated(torch.tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
-        return read_out(self, net, monitor, groups)
+        return read_out(self, net, monitor, groups, silent)
 
     monkeypatch.setattr(DGatingMLPRegressor, "_read_out", capture)
     est = DGatingMLPRegressor(**REG).fit(X, y)

@@ -734,6 +734,29 @@ def test_all_features_removed_warns():
     np.testing.assert_allclose(est.predict(X), est.predict(X[:1])[0])
 
 
+@pytest.mark.parametrize("standardize", [True, False])
+def test_columns_constant_on_the_training_rows_get_exactly_zero_weights(standardize):
+    # Oracle: a column with one value on every training row carries no information, and
+    # without a penalty (alpha=0) nothing else would remove it: its first-layer weights
+    # get no data gradient (zero input once standardized), so they used to keep their
+    # random initial values and act on any other value at predict time.
+    X, y = regression_data(n=200)
+    X = X.copy()
+    X[:, 4] = 7.0 if standardize else 0.0
+    est = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=20, alpha=0.0, standardize=standardize,
+                              random_state=0).fit(X, y)
+    assert not est.support_[4] and not est.coef_[:, 4].any()
+    assert est.support_[[0, 1, 2, 3]].all()
+    X_new = X.copy()
+    X_new[:, 4] = 100.0
+    np.testing.assert_array_equal(est.predict(X_new), est.predict(X))
+    # Every column constant: the model is the intercept alone, and the warning says why.
+    with pytest.warns(UserWarning, match="constant on the training rows"):
+        est = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=5, alpha=0.0,
+                                  random_state=0).fit(np.ones_like(X), y)
+    assert est.selected_features_.size == 0
+
+
 # --------------------------------------------------------------------------------------
 # scikit-learn citizenship
 # --------------------------------------------------------------------------------------

@@ -184,3 +184,25 @@ def test_a_column_constant_on_one_models_rows_trains_every_model():
                          classification=True)
     assert all(np.isfinite(fit.loss_curve).all() for fit in fits)
     assert all(np.isfinite(fit.decision(X)).all() for fit in fits)
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_column_constant_on_one_models_rows_gets_exactly_zero_weights_there(standardize):
+    # Oracle: as in the estimators (tests/test_mlp.py), a column with one value on a
+    # model's training rows carries nothing for that model: its weights are exactly zero
+    # and its values on other rows (a fold's validation rows) leave the model's outputs
+    # unchanged, while the model that sees the column vary keeps it (alpha=0: nothing
+    # else removes a column).
+    X, y = regression_data(n=200)
+    X = X.copy()
+    masks = np.ones((2, len(y)), bool)
+    masks[0, 100:] = False
+    X[:100, 4] = 3.0 if standardize else 0.0
+    params = DGatingMLPRegressor(hidden_layer_sizes=(8,), max_epochs=10, alpha=0.0, standardize=standardize,
+                                 random_state=0).get_params()
+    fits = train_stacked(X, y, masks, [0.0, 0.0], params, classification=False)
+    assert not fits[0].coef[:, 4].any() and not fits[0].support[4]
+    assert fits[1].support[4]
+    X_new = X.copy()
+    X_new[:, 4] = 100.0
+    np.testing.assert_array_equal(fits[0].decision(X_new), fits[0].decision(X))
