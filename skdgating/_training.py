@@ -1024,10 +1024,15 @@ def train_stacked(X, y, train_masks, alphas, params, *, classification, sample_w
     # Inputs: standardized once by the statistics of all rows (float64), then per
     # model to its own rows' statistics inside the network (an affine map per model).
     x_shift = x_inv = None
-    silent = np.array([silent_columns(X[m], params["standardize"]) for m in masks])  # (K, p)
+    silent, stats = [], []  # per model: its silent columns and, standardized, its rows' statistics
+    for m in masks:
+        rows = X[m]  # one copy of the model's rows for both
+        silent.append(silent_columns(rows, params["standardize"]))
+        if params["standardize"]:
+            stats.append(weighted_mean_std(rows, sw[m]))
+    silent = np.array(silent)  # (K, p)
     if params["standardize"]:
         g_mean, g_scale = weighted_mean_std(X)
-        stats = [weighted_mean_std(X[m], sw[m]) for m in masks]
         x_inv = np.array([g_scale / s for _, s in stats])
         x_inv[silent] = 0.0  # a model's constant columns: exactly zero inputs, as in the estimators
         x_shift = np.array([(g_mean - m) / s for m, s in stats])

@@ -677,8 +677,7 @@ class _DGatingMLPBase(VersionedPickleMixin, BaseEstimator):
             self.best_validation_score_ = None
 
         if groups.penalized.any() and not keep[groups.penalized].any():
-            live = np.bincount(groups.feature_group, weights=~silent, minlength=len(groups.penalized)) > 0
-            if not live[groups.penalized].any():
+            if silent[groups.penalized[groups.feature_group]].all():  # every penalized group is silent
                 warnings.warn("Every penalized feature is constant on the training rows; predictions "
                               "ignore X.", EmptyModelWarning)
             else:
