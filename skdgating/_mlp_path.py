@@ -593,6 +593,17 @@ def relaxed_rounds(template, X, y, sample_weight, splits, models, budget, weight
     targets instead (ISLR Wage: test R^2 0.308-0.352 after one round, 0.135-0.314 after
     200 epochs), and there the folds' loss rises from the first or second doubling on.
 
+    Measured and not adopted (issue 12's note of 2026-12-08, twelfth session): length 0, the
+    penalized model itself (glmnet's relaxed fit includes the unrelaxed one), as a candidate
+    judged the same way. The folds preferred it on most real data sets, and on wine with
+    probes the final network scored higher (6 splits: 0.974 against 0.970; College 0.937
+    against 0.932), but on ISLR Wage the folds chose it on all 6 splits and the test R^2 fell
+    on 5 (mean 0.337 against 0.347; Boston 0.829 against 0.832 when 0 competes with the best
+    doubled length, 0.821 when it stops the doubling). The folds' comparison is biased towards
+    it: their penalized models still carry the columns the consensus and the screen remove,
+    which a relaxation at alpha=0 lets grow, while the final network relaxes on the screened
+    columns alone.
+
     Returns
     -------
     rounds : int
